@@ -1,0 +1,1 @@
+"""Imports every defaulting module (each registers itself with `defaults_for`)."""
