@@ -20,7 +20,6 @@ them against memory, SQLite and etcd alike):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -46,6 +45,25 @@ class Event:
     revision: int
     create_revision: int
     prev_value: bytes | None = None
+
+
+EventBatch = list[Event]  # module-level alias: inside Store, `list` names the method
+
+
+class WatchStream(Protocol):
+    """What `Store.watch` returns: an async iterator of batches that can be closed.
+
+    The start is checked lazily: Compacted / FutureRevision come from the first `__anext__`.
+    `aclose()` ends the watch and frees what it holds; cancelling a reader does not leave tasks
+    behind. After the store's `close()` a watch ends (StopAsyncIteration) once it has handed
+    out what it already held.
+    """
+
+    def __aiter__(self) -> WatchStream: ...
+
+    async def __anext__(self) -> EventBatch: ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +147,7 @@ class Store(Protocol):
         """Delete (if mod_revision matches, when given); returns (revision, last value)."""
         ...
 
-    def watch(self, prefix: str, *, after_revision: int) -> AsyncIterator[list[Event]]:
+    def watch(self, prefix: str, *, after_revision: int) -> WatchStream:
         """Changes with revision > after_revision, batched per commit. Raises Compacted."""
         ...
 

@@ -1,0 +1,252 @@
+"""Starting, stopping and deleting a profile's cluster (what the CLI commands do).
+
+Theory of operation: `start` prepares the profile (settings, PKI), launches the
+supervisor detached from the terminal (own session, output to the profile's
+logs), then polls the apiserver's /readyz over HTTPS with the admin certificate
+until it answers, reporting each step through a callback, and finally merges
+the kubeconfig context. `stop` signals the supervisor and waits for it (and so
+every part) to exit. `delete` is stop + removal of the state folder and the
+kubeconfig entries. Errors are `LifecycleError`s with one-line messages; nothing
+is destroyed on a failed start.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pocketkube.cli import kubeconfig
+from pocketkube.cli.pki import PKI
+from pocketkube.cli.profile import Profile, ProfileError, Settings
+
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+
+Progress = Callable[[str], None]
+
+
+class LifecycleError(Exception):
+    pass
+
+
+@dataclass
+class StartResult:
+    server: str
+    already_running: bool
+    seconds: float
+
+
+def _noop(step: str) -> None:
+    return None
+
+
+def check_datastore(datastore: str) -> str:
+    if datastore in ("", "sqlite"):
+        return "sqlite"
+    if not datastore.startswith("etcd://"):
+        raise LifecycleError(f'invalid --datastore "{datastore}": use "sqlite" or etcd://host:port[,host:port...]')
+    for endpoint in datastore[len("etcd://"):].split(","):
+        parsed = urlparse("//" + endpoint)
+        try:
+            port = parsed.port
+        except ValueError:
+            port = None
+        if not parsed.hostname or not port:
+            raise LifecycleError(f'invalid --datastore "{datastore}": "{endpoint}" is not host:port')
+    return datastore
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_port() -> int:
+    for port in range(6443, 6543):
+        if port_free(port):
+            return port
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def admin_ssl_context(profile: Profile) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(profile.pki_dir / "ca.crt"))
+    ctx.load_cert_chain(str(profile.pki_dir / "admin.crt"), str(profile.pki_dir / "admin.key"))
+    return ctx
+
+
+def probe(profile: Profile, port: int, path: str = "/readyz", timeout: float = 2.0) -> tuple[int, str]:
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=admin_ssl_context(profile), timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def server_url(port: int) -> str:
+    return f"https://127.0.0.1:{port}"
+
+
+def _prepare(profile: Profile, port: int | None, datastore: str | None) -> Settings:
+    if profile.exists():
+        settings = profile.load()
+        if datastore and check_datastore(datastore) != settings.datastore:
+            raise LifecycleError(f'profile "{profile.name}" uses datastore {settings.datastore}; delete it to '
+                                 f"change the datastore")
+    else:
+        settings = Settings(datastore=check_datastore(datastore or "sqlite"))
+    if port:
+        settings.apiserver_port = port
+    if not settings.apiserver_port:
+        settings.apiserver_port = pick_port()
+    if not port_free(settings.apiserver_port):
+        raise LifecycleError(f"port {settings.apiserver_port} is in use: choose another with --apiserver-port")
+    return settings
+
+
+def start(profile: Profile, *, port: int | None = None, datastore: str | None = None,
+          progress: Progress = _noop) -> StartResult:
+    begin = time.monotonic()
+    try:
+        if profile.running():
+            settings = profile.load()
+            _merge_kubeconfig(profile, settings.apiserver_port)
+            return StartResult(server_url(settings.apiserver_port), True, 0.0)
+        settings = _prepare(profile, port, datastore)
+    except ProfileError as e:
+        raise LifecycleError(str(e)) from None
+    if settings.datastore != "sqlite":
+        progress("datastore")
+        _check_etcd(settings.datastore)
+    progress("certificates")
+    PKI(profile.pki_dir).ensure()
+    profile.save(settings)
+    for d in (profile.logs_dir, profile.run_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    (profile.run_dir / "apiserver.port").unlink(missing_ok=True)
+    progress("apiserver")
+    proc = _spawn_supervisor(profile)
+    _wait_ready(profile, settings.apiserver_port, proc)
+    progress("kubeconfig")
+    _merge_kubeconfig(profile, settings.apiserver_port)
+    return StartResult(server_url(settings.apiserver_port), False, time.monotonic() - begin)
+
+
+def _check_etcd(datastore: str) -> None:
+    for endpoint in datastore[len("etcd://"):].split(","):
+        host, _, port = endpoint.rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=2):
+                return
+        except OSError:
+            continue
+    raise LifecycleError(f"datastore {datastore} is unreachable")
+
+
+def _spawn_supervisor(profile: Profile) -> subprocess.Popen[bytes]:
+    log = open(profile.logs_dir / "supervisor.log", "ab")  # noqa: SIM115 - handed to the child
+    try:
+        return subprocess.Popen([sys.executable, "-m", "pocketkube.cmd.supervisor", "--profile-dir",
+                                 str(profile.dir)], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True, close_fds=True, env=os.environ.copy())
+    finally:
+        log.close()
+
+
+def _wait_ready(profile: Profile, port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise LifecycleError(f"the cluster failed to start; see {profile.logs_dir}: {_log_tail(profile)}")
+        try:
+            status, _ = probe(profile, port, timeout=1.0)
+            if status == 200:
+                return
+        except (OSError, ssl.SSLError, http.client.HTTPException):
+            pass
+        time.sleep(0.05)
+    raise LifecycleError(f"the apiserver did not become ready within {READY_TIMEOUT:.0f}s; see {profile.logs_dir}")
+
+
+def _log_tail(profile: Profile) -> str:
+    for name in ("apiserver.log", "supervisor.log"):
+        path = profile.logs_dir / name
+        if path.exists():
+            lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+            if lines:
+                return lines[-1][:300]
+    return "no log output"
+
+
+def _merge_kubeconfig(profile: Profile, port: int) -> None:
+    pki = profile.pki_dir
+    try:
+        kubeconfig.merge(kubeconfig.default_path(), name=profile.name, server=server_url(port),
+                         ca_pem=(pki / "ca.crt").read_bytes(), cert_pem=(pki / "admin.crt").read_bytes(),
+                         key_pem=(pki / "admin.key").read_bytes())
+    except kubeconfig.KubeconfigError as e:
+        raise LifecycleError(str(e)) from None
+
+
+def stop(profile: Profile, timeout: float = STOP_TIMEOUT) -> bool:
+    """Stop the profile's processes; returns True if something was running."""
+    pid = profile.read_pid()
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not profile.is_ours(pid):
+            return True
+        time.sleep(0.05)
+    for component in ("apiserver", "supervisor"):
+        p = profile.read_pid(component)
+        if p is not None:
+            os.kill(p, signal.SIGKILL)
+    return True
+
+
+def delete(profile: Profile) -> bool:
+    """Stop and remove everything of the profile; returns True if anything existed."""
+    existed = profile.dir.exists()
+    stop(profile)
+    if existed:
+        shutil.rmtree(profile.dir)
+    try:
+        removed = kubeconfig.remove(kubeconfig.default_path(), profile.name)
+    except kubeconfig.KubeconfigError as e:
+        raise LifecycleError(str(e)) from None
+    return existed or removed
+
+
+def bound_port(profile: Profile) -> int | None:
+    try:
+        return int((profile.run_dir / "apiserver.port").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def state_folder(profile: Profile) -> Path:
+    return profile.dir

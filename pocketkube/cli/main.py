@@ -1,0 +1,164 @@
+"""The `pocketkube` command: a table of subcommands, no business logic.
+
+Each command turns flags into a call of cli/lifecycle.py and prints the result;
+failures print one line to stderr and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import NoReturn
+
+import click
+from rich.console import Console
+
+from pocketkube import __version__
+from pocketkube.cli import kubeconfig, lifecycle
+from pocketkube.cli.profile import DEFAULT_PROFILE, Profile, ProfileError, list_profiles
+
+console = Console(stderr=True, highlight=False)
+STEP_TEXT = {
+    "certificates": "Generating certificates and keys",
+    "datastore": "Checking the datastore",
+    "apiserver": "Starting the control plane (apiserver)",
+    "kubeconfig": "Configuring kubectl",
+}
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    console.print(f"[red]✗[/red] {message}")
+    sys.exit(code)
+
+
+profile_option = click.option("--profile", "-p", default=DEFAULT_PROFILE, show_default=True,
+                              help="Name of the cluster profile.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pocketkube")
+def cli() -> None:
+    """pocketkube: a Kubernetes cluster on your machine, driven by the real kubectl."""
+
+
+@cli.command()
+@profile_option
+@click.option("--apiserver-port", type=click.IntRange(1, 65535), default=None, help="HTTPS port of the API.")
+@click.option("--datastore", default=None, help='"sqlite" (embedded, default) or etcd://host:port[,host:port].')
+def start(profile: str, apiserver_port: int | None, datastore: str | None) -> None:
+    """Start a cluster (or resume a stopped one) and point kubectl at it."""
+    p = Profile(profile)
+    begin = time.monotonic()
+
+    def progress(step: str) -> None:
+        console.print(f"  [cyan]•[/cyan] {STEP_TEXT.get(step, step)} ...")
+
+    console.print(f'😄  pocketkube {__version__}: starting cluster "{profile}"')
+    try:
+        result = lifecycle.start(p, port=apiserver_port, datastore=datastore, progress=progress)
+    except lifecycle.LifecycleError as e:
+        fail(str(e))
+    if result.already_running:
+        console.print(f'✅  cluster "{profile}" is already running at {result.server}')
+        return
+    console.print(f"🏄  Done in {time.monotonic() - begin:.1f}s! kubectl is now configured to use "
+                  f'"{profile}" cluster and "default" namespace by default')
+    console.print("    Try: kubectl get namespaces")
+
+
+@cli.command()
+@profile_option
+def stop(profile: str) -> None:
+    """Stop a cluster; its state is kept for the next start."""
+    if lifecycle.stop(Profile(profile)):
+        console.print(f'✋  Stopped cluster "{profile}"')
+    else:
+        console.print(f'cluster "{profile}" is not running')
+
+
+@cli.command()
+@profile_option
+@click.option("--all", "all_profiles", is_flag=True, help="Delete every profile.")
+def delete(profile: str, all_profiles: bool) -> None:
+    """Stop a cluster and remove its state and kubeconfig context."""
+    targets = list_profiles() if all_profiles else [Profile(profile)]
+    for p in targets:
+        try:
+            existed = lifecycle.delete(p)
+        except lifecycle.LifecycleError as e:
+            fail(str(e))
+        if existed:
+            console.print(f'🔥  Deleted cluster "{p.name}"')
+        else:
+            console.print(f'cluster "{p.name}" does not exist')
+
+
+@cli.command()
+@profile_option
+def status(profile: str) -> None:
+    """Show whether each part of a cluster is running (non-zero exit when not)."""
+    p = Profile(profile)
+    if not p.exists():
+        fail(f'profile "{profile}" not found. Run "pocketkube start -p {profile}" to create it', 85)
+    try:
+        settings = p.load()
+    except ProfileError as e:
+        fail(str(e))
+    running = p.running()
+    api = "Stopped"
+    if running:
+        try:
+            code, _ = lifecycle.probe(p, settings.apiserver_port)
+            api = "Running" if code == 200 else "Error"
+        except OSError:
+            api = "Error"
+    kube_ok = kubeconfig.has_context(kubeconfig.default_path(), profile)
+    click.echo(f"{profile}\ntype: Control Plane\nhost: {'Running' if running else 'Stopped'}\n"
+               f"apiserver: {api}\nkubeconfig: {'Configured' if kube_ok else 'Misconfigured'}\n")
+    if api != "Running":
+        sys.exit(7 if not running else 2)
+
+
+@cli.command()
+@profile_option
+def kubeconfig_cmd(profile: str) -> None:
+    """Print the path of the kubeconfig holding this profile's context."""
+    click.echo(str(kubeconfig.default_path()))
+
+
+kubeconfig_cmd.name = "kubeconfig"
+
+
+@cli.group("profile")
+def profile_group() -> None:
+    """Work with cluster profiles."""
+
+
+@profile_group.command("list")
+def profile_list() -> None:
+    """List profiles and whether they run."""
+    profiles = list_profiles()
+    if not profiles:
+        console.print("No profiles found. Run `pocketkube start` to create one.")
+        return
+    click.echo(f"{'PROFILE':<20} {'STATUS':<10} {'API SERVER'}")
+    for p in profiles:
+        try:
+            port = p.load().apiserver_port
+        except ProfileError:
+            port = 0
+        click.echo(f"{p.name:<20} {'Running' if p.running() else 'Stopped':<10} {lifecycle.server_url(port)}")
+
+
+@cli.command()
+def version() -> None:
+    """Print the pocketkube version and the Kubernetes version it serves."""
+    click.echo(f"pocketkube version: v{__version__}\nkubernetes version: v1.32.4")
+
+
+def main() -> None:
+    cli(prog_name="pocketkube")
+
+
+if __name__ == "__main__":
+    main()
