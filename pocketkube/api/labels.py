@@ -43,9 +43,9 @@ class Requirement:
         if op == DOES_NOT_EXIST:
             return self.key not in labels
         value = labels.get(self.key)
-        if op == EQUALS or op == IN:
+        if op in (EQUALS, IN):
             return value is not None and value in self.values
-        if op == NOT_EQUALS or op == NOT_IN:
+        if op in (NOT_EQUALS, NOT_IN):
             return value is None or value not in self.values
         if value is None:
             return False

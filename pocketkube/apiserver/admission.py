@@ -83,7 +83,7 @@ class ServiceAllocation:
             return release_deleted
         assert obj is not None
         taken = alloc.assign(obj, old)
-        freed = (set(), set())
+        freed: tuple[set[str], set[int]] = (set(), set())
         if old is not None:
             old_ips, old_ports = alloc.held_by(old)
             new_ips, new_ports = alloc.held_by(obj)

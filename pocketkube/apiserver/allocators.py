@@ -20,7 +20,7 @@ from typing import Any
 from pocketkube.machinery import errors
 from pocketkube.machinery.errors import FieldError
 
-SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+SERVICE_CIDR = ipaddress.IPv4Network("10.96.0.0/12")
 NODE_PORT_RANGE = (30000, 32767)
 STATIC_BAND = 256
 

@@ -61,7 +61,7 @@ async def _ensure(server: APIServer, group: str, plural: str, obj: dict[str, Any
     assert resource is not None
     store = server.store_for(resource)
     ns = obj["metadata"].get("namespace", "")
-    ctx = RequestContext(field_manager=MANAGER, field_validation="Strict")
+    ctx = RequestContext(field_manager=MANAGER, field_validation="Strict", trusted=True)
     try:
         existing = await store.get(ns, obj["metadata"]["name"])
     except errors.StatusError as e:

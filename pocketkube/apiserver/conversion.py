@@ -119,7 +119,7 @@ class VersionedStore(ResourceStore):
 
     converts = True
 
-    def __init__(self, resource: Resource, inner: ResourceStore) -> None:  # noqa: D107
+    def __init__(self, resource: Resource, inner: ResourceStore) -> None:
         self.__dict__.update(inner.__dict__)
         self.inner = inner
         self.view = resource

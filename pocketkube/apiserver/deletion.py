@@ -100,12 +100,12 @@ def _mark(store: ResourceStore, obj: Obj, opts: DeleteOptions, ctx: RequestConte
     """Set deletion metadata in place. Returns (keep_object, changed)."""
     m = obj["metadata"]
     changed = False
-    grace = opts.grace_period if opts.grace_period is not None else store.strategy.default_grace_period(obj)
-    graceful = bool(grace and grace > 0)
+    grace = store.strategy.grace_period(obj, opts.grace_period)
+    graceful = grace > 0
     if graceful:
         current = m.get("deletionGracePeriodSeconds")
-        if "deletionTimestamp" not in m or current is None or grace < current:  # type: ignore[operator]
-            m["deletionTimestamp"] = (ctx.now + timedelta(seconds=grace or 0)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if "deletionTimestamp" not in m or current is None or grace < current:
+            m["deletionTimestamp"] = (ctx.now + timedelta(seconds=grace)).strftime("%Y-%m-%dT%H:%M:%SZ")
             m["deletionGracePeriodSeconds"] = grace
             if m.get("generation"):
                 m["generation"] += 1
@@ -117,12 +117,12 @@ def _mark(store: ResourceStore, obj: Obj, opts: DeleteOptions, ctx: RequestConte
             m["finalizers"] = finalizers
         else:
             m.pop("finalizers", None)
-    if store.resource.plural == "namespaces" and store.resource.group == "":
-        if (obj.get("spec") or {}).get("finalizers"):
-            finalizers = finalizers or ["spec"]  # hold the object while spec.finalizers remain
-            if obj.setdefault("status", {}).get("phase") != "Terminating":
-                obj["status"]["phase"] = "Terminating"
-                changed = True
+    if (store.resource.plural, store.resource.group) == ("namespaces", "") and \
+            (obj.get("spec") or {}).get("finalizers"):
+        finalizers = finalizers or ["spec"]  # hold the object while spec.finalizers remain
+        if obj.setdefault("status", {}).get("phase") != "Terminating":
+            obj["status"]["phase"] = "Terminating"
+            changed = True
     if finalizers and "deletionTimestamp" not in m:
         m["deletionTimestamp"] = ctx.timestamp()
         m["deletionGracePeriodSeconds"] = 0

@@ -107,11 +107,11 @@ class ResourceHandlers:
         if verb == "create":
             if info.name:
                 raise errors.method_not_supported(resource.plural, resource.group, "create")
-            body = codec.decode_body(request.content_type, await request.read())
+            body = codec.decode_body(request.headers.get("Content-Type"), await request.read())
             obj = await store.create(ns, body, ctx)
             return responses.respond(store.present(obj), 201, ctx=ctx)
         if verb == "update":
-            body = codec.decode_body(request.content_type, await request.read())
+            body = codec.decode_body(request.headers.get("Content-Type"), await request.read())
             obj, created = await store.update(ns, info.name, body, ctx)
             return responses.respond(store.present(obj), 201 if created else 200, ctx=ctx)
         if verb == "patch":
@@ -135,7 +135,7 @@ class ResourceHandlers:
         raw = await request.read()
         if not raw.strip():
             return {}
-        return codec.decode_body(request.content_type, raw)
+        return codec.decode_body(request.headers.get("Content-Type"), raw)
 
     async def get(self, request: web.Request, store: ResourceStore, ns: str, name: str,
                   query: dict[str, str]) -> web.StreamResponse:
@@ -180,7 +180,7 @@ class ResourceHandlers:
 
     async def patch(self, request: web.Request, store: ResourceStore, ns: str, name: str, query: dict[str, str],
                     ctx: RequestContext, subresource: str = "") -> web.StreamResponse:
-        patch_type, patch_body = patching.parse_patch(request.content_type, await request.read())
+        patch_type, patch_body = patching.parse_patch(request.headers.get("Content-Type"), await request.read())
         force = query.get("force", "") in ("true", "1")
         obj, created = await store.patch(ns, name, patch_type, patch_body, ctx, subresource=subresource,
                                          force=force)

@@ -36,7 +36,7 @@ class Metrics:
     def observe(self, info: RequestInfo, code: int, seconds: float) -> None:
         if info.is_resource:
             scope = "resource" if info.name else ("namespace" if info.namespace else "cluster")
-            values = (info.verb.upper() if info.verb == "watch" else info.verb.upper(), "", info.group,
+            values = (info.verb.upper(), "", info.group,
                       info.version, info.resource, info.subresource, scope, "apiserver")
         else:
             values = (info.verb.upper(), "", "", "", "", "", "", "apiserver")

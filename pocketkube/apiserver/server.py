@@ -26,7 +26,13 @@ from pocketkube.api.scheme import SCHEME, Resource, Scheme
 from pocketkube.apiserver import bootstrap, responses
 from pocketkube.apiserver.admission import Admission, NamespaceLifecycle, ServiceAllocation
 from pocketkube.apiserver.allocators import ServiceAllocator
-from pocketkube.apiserver.auth import PUBLIC_PATHS, Attributes, Authenticator, AuthorizerChain, forbidden_message
+from pocketkube.apiserver.auth import (
+    PUBLIC_PATHS,
+    Attributes,
+    Authenticator,
+    AuthorizerChain,
+    forbidden_message,
+)
 from pocketkube.apiserver.context import RequestContext, UserInfo
 from pocketkube.apiserver.conversion import VersionedStore
 from pocketkube.apiserver.handlers import ResourceHandlers
@@ -114,7 +120,7 @@ class APIServer:
         async def ready_ok() -> bool:
             return self.ready.is_set()
 
-        checks = {"ping": ok, "log": ok, "etcd": storage_ok}
+        checks: dict[str, Callable[[], Awaitable[bool]]] = {"ping": ok, "log": ok, "etcd": storage_ok}
         if endpoint == "readyz":
             checks["informer-sync"] = cache_ok
             checks["poststarthook/bootstrap-controller"] = ready_ok

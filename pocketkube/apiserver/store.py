@@ -30,13 +30,13 @@ import orjson
 
 from pocketkube.api import labels, schema, structural
 from pocketkube.api.scheme import Resource
-from pocketkube.api.validation import meta as meta_validation
 from pocketkube.apiserver import objectmeta
 from pocketkube.apiserver.context import RequestContext
 from pocketkube.apiserver.registry import strategy_for
 from pocketkube.apiserver.strategy import Strategy
 from pocketkube.apiserver.watchcache import Entry, WatchCache
 from pocketkube.machinery import errors, fieldmanager
+from pocketkube.machinery.validation import meta as meta_validation
 from pocketkube.storage import interface as storage
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class ResourceStore:
     def __init__(self, resource: Resource, *, store: storage.Store, cache: WatchCache,
                  admission: Admission) -> None:
         self.resource = resource
-        self.strategy: Strategy = strategy_for(resource.group, resource.kind)
+        self.strategy: Strategy = strategy_for(resource.group, resource.kind, resource.version)
         self.store = store
         self.cache = cache
         self.admission = admission
@@ -146,7 +146,8 @@ class ResourceStore:
             fieldmanager.update_managed_fields(None, obj, manager=ctx.manager(),
                                                api_version=self.resource.api_version, node=self.node,
                                                now=ctx.timestamp(), subresource=subresource)
-        self.validate_create(obj)
+        if not ctx.trusted:
+            self.validate_create(obj)
         ctx.warnings.extend(self.strategy.warnings(obj))
         release = await self.admission.admit("CREATE", self.resource, obj, None, ctx)
         if ctx.dry_run:
@@ -263,7 +264,10 @@ class ResourceStore:
         if subresource == "status":
             self.strategy.prepare_for_status_update(new, old)
             errs = self.strategy.validate_status_update(new, old)
-        elif subresource not in ("", "scale", "finalize"):
+        elif subresource == "finalize":
+            self.strategy.prepare_for_finalize(new, old)
+            errs = self.strategy.validate_finalize(new, old)
+        elif subresource not in ("", "scale"):
             errs = []  # binding and similar narrow writes: the subresource already decided what changes
         else:
             self.strategy.prepare_for_update(new, old)
@@ -274,7 +278,7 @@ class ResourceStore:
         if not prepared:
             fieldmanager.update_managed_fields(old, new, manager=ctx.manager(), api_version=self.resource.api_version,
                                                node=self.node, now=ctx.timestamp(), subresource=subresource)
-        if errs:
+        if errs and not ctx.trusted:
             raise errors.invalid_error(self.resource.kind, self.resource.group, name, errs)
         ctx.warnings.extend(self.strategy.warnings(new, old))
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]

@@ -96,10 +96,27 @@ class Strategy:
     def validate_status_update(self, new: Obj, old: Obj) -> list[errors.FieldError]:
         return []
 
+    # --- finalize subresource (namespaces) ---------------------------------------
+    def prepare_for_finalize(self, new: Obj, old: Obj) -> None:
+        """Only spec.finalizers may change through /finalize."""
+        if "status" in old:
+            new["status"] = copy.deepcopy(old["status"])
+
+    def validate_finalize(self, new: Obj, old: Obj) -> list[errors.FieldError]:
+        return []
+
     # --- delete -----------------------------------------------------------------
     def default_grace_period(self, obj: Obj) -> int | None:
         """Seconds of graceful deletion by default, or None if deletion is immediate."""
         return None
+
+    def grace_period(self, obj: Obj, requested: int | None) -> int:
+        """The grace period a delete gets, given the one the client asked for (None: default)."""
+        if self.default_grace_period(obj) is None:
+            return 0  # kinds without graceful deletion ignore gracePeriodSeconds
+        if requested is not None:
+            return requested
+        return self.default_grace_period(obj) or 0
 
     # --- field selectors --------------------------------------------------------
     def field_value(self, obj: Obj, field_name: str) -> str | None:

@@ -76,11 +76,11 @@ class Subresources:
             entry = await store.get(ns, name, query.get("resourceVersion", ""))
             return responses.respond(store.present(entry.obj))
         if verb == "patch":
-            patch_type, body = patching.parse_patch(request.content_type, await request.read())
+            patch_type, body = patching.parse_patch(request.headers.get("Content-Type"), await request.read())
             obj, _ = await store.patch(ns, name, patch_type, body, ctx, subresource="status",
                                        force=query.get("force") == "true")
             return responses.respond(store.present(obj), ctx=ctx)
-        body = codec.decode_body(request.content_type, await request.read())
+        body = codec.decode_body(request.headers.get("Content-Type"), await request.read())
         obj, _ = await store.update(ns, name, body, ctx, subresource="status")
         return responses.respond(store.present(obj), ctx=ctx)
 
@@ -95,9 +95,9 @@ class Subresources:
             return responses.respond(scale_of(entry.obj))
         raw = await request.read()
         if verb == "patch":
-            patch_type, body = patching.parse_patch(request.content_type, raw)
+            patch_type, body = patching.parse_patch(request.headers.get("Content-Type"), raw)
         else:
-            patch_type, body = "", codec.decode_body(request.content_type, raw)
+            patch_type, body = "", codec.decode_body(request.headers.get("Content-Type"), raw)
 
         async def transform(current: Entry | None) -> Obj:
             assert current is not None
@@ -121,7 +121,7 @@ class Subresources:
     # ------------------------------------------------------------------ namespaces/finalize
     async def _finalize(self, request: web.Request, verb: str, store: ResourceStore, ns: str, name: str,
                         query: dict[str, str], ctx: RequestContext) -> web.StreamResponse:
-        body = codec.decode_body(request.content_type, await request.read())
+        body = codec.decode_body(request.headers.get("Content-Type"), await request.read())
         finalizers = ((body or {}).get("spec") or {}).get("finalizers") or []
 
         async def transform(current: Entry | None) -> Obj:
@@ -141,14 +141,14 @@ class Subresources:
     # ------------------------------------------------------------------ pods/binding
     async def _binding(self, request: web.Request, verb: str, store: ResourceStore, ns: str, name: str,
                        query: dict[str, str], ctx: RequestContext) -> web.StreamResponse:
-        body = codec.decode_body(request.content_type, await request.read())
+        body = codec.decode_body(request.headers.get("Content-Type"), await request.read())
         await bind_pod(store, ns, name, body, ctx)
         return responses.respond(responses.success_status(), 201, ctx=ctx)
 
     # ------------------------------------------------------------------ pods/eviction
     async def _eviction(self, request: web.Request, verb: str, store: ResourceStore, ns: str, name: str,
                         query: dict[str, str], ctx: RequestContext) -> web.StreamResponse:
-        body = codec.decode_body(request.content_type, await request.read()) or {}
+        body = codec.decode_body(request.headers.get("Content-Type"), await request.read()) or {}
         opts = deletion.DeleteOptions.from_json(body.get("deleteOptions") or {}, {})
         ctx.dry_run = ctx.dry_run or opts.dry_run
         await deletion.delete(store, ns, name, opts, ctx)
@@ -156,27 +156,17 @@ class Subresources:
 
 
 async def bind_pod(store: ResourceStore, ns: str, name: str, binding: Any, ctx: RequestContext) -> None:
+    from pocketkube.apiserver.registry.core_pods import apply_binding
+
     target = (binding or {}).get("target") or {}
-    node = target.get("name", "")
-    if not node:
+    if not target.get("name"):
         raise errors.invalid_error("Binding", "", name, [errors.required("target.name")])
 
     async def transform(current: Entry | None) -> Obj:
         assert current is not None
-        obj = current.copy()
-        if obj["metadata"].get("deletionTimestamp"):
-            raise errors.conflict("pods", "", name, "pod is being deleted, cannot be assigned to a host")
-        existing = obj.get("spec", {}).get("nodeName")
-        if existing:
-            raise errors.conflict("pods", "", name, f'pod {name} is already assigned to node "{existing}"')
-        obj["spec"]["nodeName"] = node
-        conds = [c for c in obj.setdefault("status", {}).get("conditions", []) if c.get("type") != "PodScheduled"]
-        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                      "lastTransitionTime": ctx.timestamp()})
-        obj["status"]["conditions"] = conds
-        return obj
+        return apply_binding(current.copy(), binding, ctx.timestamp())
 
-    await store.guaranteed_update(ns, name, transform, ctx, subresource="binding", prepared=False)
+    await store.guaranteed_update(ns, name, transform, ctx, subresource="binding")
 
 
 class _ScaleNode:

@@ -58,7 +58,7 @@ class VirtualResources:
         if resource.plural == "componentstatuses":
             return responses.respond({"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {},
                                       "items": []})
-        body = codec.decode_body(request.content_type, await request.read())
+        body = codec.decode_body(request.headers.get("Content-Type"), await request.read())
         if not isinstance(body, dict):
             raise errors.bad_request("request body must be an object")
         handler = getattr(self, "_" + resource.plural)

@@ -129,6 +129,7 @@ def start(profile: Profile, *, port: int | None = None, datastore: str | None = 
     try:
         if profile.running():
             settings = profile.load()
+            _wait_ready(profile, settings.apiserver_port, None)
             _merge_kubeconfig(profile, settings.apiserver_port)
             return StartResult(server_url(settings.apiserver_port), True, 0.0)
         settings = _prepare(profile, port, datastore)
@@ -145,7 +146,12 @@ def start(profile: Profile, *, port: int | None = None, datastore: str | None = 
     (profile.run_dir / "apiserver.port").unlink(missing_ok=True)
     progress("apiserver")
     proc = _spawn_supervisor(profile)
-    _wait_ready(profile, settings.apiserver_port, proc)
+    try:
+        _wait_ready(profile, settings.apiserver_port, proc)
+    except BaseException:
+        stop(profile)  # a failed start leaves nothing running
+        proc.wait(timeout=STOP_TIMEOUT)
+        raise
     progress("kubeconfig")
     _merge_kubeconfig(profile, settings.apiserver_port)
     return StartResult(server_url(settings.apiserver_port), False, time.monotonic() - begin)
@@ -172,10 +178,10 @@ def _spawn_supervisor(profile: Profile) -> subprocess.Popen[bytes]:
         log.close()
 
 
-def _wait_ready(profile: Profile, port: int, proc: subprocess.Popen[bytes]) -> None:
+def _wait_ready(profile: Profile, port: int, proc: subprocess.Popen[bytes] | None) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if (proc is not None and proc.poll() is not None) or (proc is None and not profile.running()):
             raise LifecycleError(f"the cluster failed to start; see {profile.logs_dir}: {_log_tail(profile)}")
         try:
             status, _ = probe(profile, port, timeout=1.0)

@@ -27,6 +27,11 @@ CERT_DAYS = 365
 SERVING_DNS = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                "kubernetes.default.svc.cluster.local")
 SERVING_IPS = ("127.0.0.1", "10.96.0.1", "::1")
+# Client identities of the cluster's own components (the names upstream's RBAC bootstrap policy knows).
+COMPONENT_IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "controller-manager": ("system:kube-controller-manager", ()),
+    "scheduler": ("system:kube-scheduler", ()),
+}
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,9 @@ class PKI:
             self.issue("apiserver", "kube-apiserver", (), server=True, ips=SERVING_IPS + extra_ips)
         if not self.pair("admin").cert.exists():
             self.issue("admin", "kubernetes-admin", ("system:masters",))
+        for name, (cn, orgs) in COMPONENT_IDENTITIES.items():
+            if not self.pair(name).cert.exists():
+                self.issue(name, cn, orgs)
         sa = self.dir / "sa.key"
         if not sa.exists():
             key = ec.generate_private_key(ec.SECP256R1())

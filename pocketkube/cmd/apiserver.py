@@ -66,13 +66,10 @@ async def amain(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging(args.log_level)
-    try:
-        import uvloop
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover
-        runner = asyncio.run
+    import uvloop
+
     with contextlib.suppress(KeyboardInterrupt):
-        runner(amain(args))
+        uvloop.run(amain(args))
 
 
 if __name__ == "__main__":

@@ -55,7 +55,13 @@ def part_commands(profile_dir: Path, config: dict[str, object]) -> list[tuple[st
                  "--tls-cert-file", str(pki / "apiserver.crt"), "--tls-private-key-file", str(pki / "apiserver.key"),
                  "--client-ca-file", str(pki / "ca.crt"), "--storage", storage,
                  "--port-file", str(run / "apiserver.port"), "--log-level", str(config.get("log_level") or "info")]
-    return [("apiserver", apiserver)]
+    port = config.get("apiserver_port") or 6443
+    controller_manager = [py, "-m", "pocketkube.cmd.controller_manager", "--profile-dir", str(profile_dir),
+                          "--server", f"https://127.0.0.1:{port}", "--certificate-authority", str(pki / "ca.crt"),
+                          "--client-certificate", str(pki / "controller-manager.crt"),
+                          "--client-key", str(pki / "controller-manager.key"),
+                          "--log-level", str(config.get("log_level") or "info")]
+    return [("apiserver", apiserver), ("controller-manager", controller_manager)]
 
 
 class Supervisor:

@@ -230,18 +230,15 @@ def too_large(message: str) -> StatusError:
 
 def unsupported_media_type(content_type: str) -> StatusError:
     return StatusError(415, "UnsupportedMediaType",
-                       f'the body of the request was in an unknown format - accepted media types include: '
-                       f'application/json, application/yaml, application/vnd.kubernetes.protobuf'
-                       if not content_type else
-                       f'the body of the request was in an unknown format - accepted media types include: '
-                       f'application/json, application/yaml, application/vnd.kubernetes.protobuf')
+                       'the body of the request was in an unknown format - accepted media types include: '
+                       'application/json, application/yaml, application/vnd.kubernetes.protobuf')
 
 
 def unsupported_patch_type(content_type: str) -> StatusError:
     return StatusError(415, "UnsupportedMediaType",
-                       f'the body of the request was in an unknown format - accepted media types include: '
-                       f'application/json-patch+json, application/merge-patch+json, '
-                       f'application/apply-patch+yaml, application/strategic-merge-patch+json')
+                       'the body of the request was in an unknown format - accepted media types include: '
+                       'application/json-patch+json, application/merge-patch+json, '
+                       'application/apply-patch+yaml, application/strategic-merge-patch+json')
 
 
 def internal_error(message: str) -> StatusError:

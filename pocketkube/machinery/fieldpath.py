@@ -25,7 +25,8 @@ The schema walks live here too, because they all map values to path elements:
 Lists are typed from x-kubernetes-list-type, else from a `merge` patch strategy (keyed
 by the patch merge key, or a set without one), else they are atomic. An ANY node is
 atomic; `DEDUCED` (ANY with map_type "granular") is the free-form shape used for
-custom resources: maps granular, lists atomic.
+custom resources: maps granular, lists atomic; `CUSTOM_RESOURCE` is DEDUCED with a typed
+metadata, the root to use for a custom resource without a schema.
 """
 
 from __future__ import annotations
@@ -35,11 +36,24 @@ from typing import Any
 
 import orjson
 
-from pocketkube.api.schema import ANY, ARRAY, INTEGER, MAP, NUMBER, OBJECT, STRING, Definition, Node, get_schema
+from pocketkube.api.schema import (
+    ANY,
+    ARRAY,
+    INTEGER,
+    MAP,
+    NUMBER,
+    OBJECT,
+    STRING,
+    Definition,
+    Node,
+    get_schema,
+)
 
 Tree = dict[str, Any]
 
 DEDUCED = Node(kind=ANY, map_type="granular")
+CUSTOM_RESOURCE = Node(kind=ANY, map_type="granular", format="custom-resource")  # DEDUCED, typed metadata
+_OBJECT_META = Node(kind=OBJECT, ref="io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
 LEAF, STRUCT, GRANULAR, LIST = 0, 1, 2, 3
 
 _DOT = "."
@@ -163,12 +177,24 @@ def _pe_rank(pe: str) -> tuple[Any, ...]:
     return (-1,) if pe == _DOT else (4, pe)
 
 
+_RANKS: dict[str, tuple[Any, ...]] = {}
+
+
+def _cached_rank(pe: str) -> tuple[Any, ...]:
+    r = _RANKS.get(pe)
+    if r is None:
+        if len(_RANKS) > 50_000:
+            _RANKS.clear()
+        r = _RANKS[pe] = _pe_rank(pe)
+    return r
+
+
 def sort_elements(keys: Iterable[str]) -> list[str]:
     """Path elements in upstream order (the order FieldsV1 is serialized in)."""
     ks = list(keys)
     if all(k[0] == "f" or k == _DOT for k in ks):
         return sorted(ks)
-    return sorted(ks, key=_pe_rank)
+    return sorted(ks, key=_cached_rank)
 
 
 # ---------------------------------------------------------------- schema shapes
@@ -215,6 +241,8 @@ def field_node(node: Node, name: str) -> Node:
     """The node of a map entry or struct field (undeclared fields are DEDUCED)."""
     if node.kind == OBJECT:
         return definition(node.ref).properties.get(name) or DEDUCED
+    if node is CUSTOM_RESOURCE and name == "metadata":
+        return _OBJECT_META
     return node.items or DEDUCED
 
 
@@ -270,13 +298,15 @@ def _union(a: Tree, b: Tree) -> Tree:
     if not b:
         return a
     out = dict(a)
+    added = False
     for k, bn in b.items():
         an = out.get(k)
         if an is None:
             out[k] = bn
+            added = True
         elif k != _DOT and an is not bn:
             out[k] = _pack(_union(_norm(an), _norm(bn)))
-    return out
+    return {k: out[k] for k in sort_elements(out)} if added else out
 
 
 def _difference(a: Tree, b: Tree) -> Tree:
@@ -350,7 +380,7 @@ def _check(t: Any) -> Tree:
             raise FieldPathError(f"parsing key as path element: {k}")
         elif k != _DOT and k[:2] not in ("f:", "k:", "v:", "i:"):
             continue
-        out[k] = _check(v) if v else {}
+        out[k] = _check(v)
     return out
 
 
@@ -374,7 +404,7 @@ class FieldSet:
         """A set of plain field-name paths, e.g. [("spec", "replicas"), ("status",)]."""
         out: Tree = {}
         for path in paths:
-            node = {}
+            node: Tree = {}
             for name in reversed(path):
                 node = {"f:" + name: node}
             out = _union(out, node)
@@ -400,21 +430,25 @@ class FieldSet:
     def __repr__(self) -> str:
         return f"FieldSet({self.paths()!r})"
 
+    # Results keep upstream key order whenever the inputs had it (union re-sorts the
+    # levels it adds to), so encoding rarely has to sort.
     def union(self, other: FieldSet) -> FieldSet:
         t = _union(self.tree, other.tree)
-        return self if t is self.tree else other if t is other.tree else FieldSet(t)
+        if t is self.tree or t is other.tree:
+            return self if t is self.tree else other
+        return FieldSet(t, canonical=self._canon and other._canon)
 
     def difference(self, other: FieldSet) -> FieldSet:
         t = _difference(self.tree, other.tree)
-        return self if t is self.tree else FieldSet(t)
+        return self if t is self.tree else FieldSet(t, canonical=self._canon)
 
     def intersection(self, other: FieldSet) -> FieldSet:
-        return FieldSet(_intersection(self.tree, other.tree))
+        return FieldSet(_intersection(self.tree, other.tree), canonical=self._canon and other._canon)
 
     def recursive_difference(self, other: FieldSet) -> FieldSet:
         """Difference that also drops everything below a member of `other`."""
         t = _recursive_difference(self.tree, other.tree)
-        return self if t is self.tree else FieldSet(t)
+        return self if t is self.tree else FieldSet(t, canonical=self._canon)
 
     def has(self, path: Sequence[str]) -> bool:
         """Whether the path (a sequence of encoded elements, e.g. "f:spec") is a member."""
@@ -454,7 +488,7 @@ def _owned(v: Any, node: Node, strict: bool) -> Tree:
     sh = shape(node)
     if sh == LIST and isinstance(v, list):
         return _owned_list(v, node, strict)
-    if sh == LEAF or sh == LIST or not isinstance(v, dict):
+    if sh in (LEAF, LIST) or not isinstance(v, dict):
         return {}
     out: Tree = {}
     props = definition(node.ref).properties if sh == STRUCT else None
@@ -463,7 +497,7 @@ def _owned(v: Any, node: Node, strict: bool) -> Tree:
         if not isinstance(child, dict | list):  # scalars and null are members
             out["f:" + k] = {}
             continue
-        cnode = (props.get(k) if props is not None else node.items) or DEDUCED
+        cnode = field_node(node, k)
         try:
             sub = _owned(child, cnode, strict)
         except FieldPathError as e:
@@ -523,30 +557,43 @@ def compare_objects(old: Any, new: Any, node: Node) -> tuple[FieldSet, FieldSet]
     """
     ch: Tree = {}
     rm: Tree = {}
-    lm = old if isinstance(old, dict) else {}
-    rmap = new if isinstance(new, dict) else {}
-    for k in _keys(lm, rmap):
-        if k in _ROOT_SKIP:
+    _cmp_fields(old if isinstance(old, dict) else {}, new if isinstance(new, dict) else {}, node, ch, rm,
+                root=True)
+    return FieldSet(ch, canonical=True), FieldSet(rm, canonical=True)
+
+
+def _by_value(node: Node, top: bool) -> bool:
+    """Whether Go embeds this struct by value, so it exists wherever its parent does."""
+    if node.kind != OBJECT:
+        return False
+    if top or node.ref.rsplit(".", 1)[-1] in _VALUE_STRUCTS:
+        return shape(node) == STRUCT
+    return False
+
+
+def _cmp_fields(lc: dict[str, Any] | None, rc: dict[str, Any] | None, node: Node, ch: Tree, rm: Tree, *,
+                root: bool = False) -> None:
+    lm, rmap = lc or {}, rc or {}
+    for k in sorted(lm.keys() | rmap.keys()):
+        if root and k in _ROOT_SKIP:
             continue
+        cnode = field_node(node, k)
         lv, rv = lm.get(k, ABSENT), rmap.get(k, ABSENT)
-        if k == "metadata" and isinstance(lv, dict) and isinstance(rv, dict):
+        if ((lv is ABSENT and lc is not None) or (rv is ABSENT and rc is not None)) \
+                and _by_value(cnode, root and k in ("spec", "status")):
+            lv = {} if lv is ABSENT and lc is not None else lv
+            rv = {} if rv is ABSENT and rc is not None else rv
+        if root and k == "metadata" and isinstance(lv, dict) and isinstance(rv, dict):
             mch: Tree = {}
             mrm: Tree = {}
-            meta = field_node(node, k)
-            for mk in _keys(lv, rv):
-                if mk not in _META_SKIP:
-                    _cmp(lv.get(mk, ABSENT), rv.get(mk, ABSENT), field_node(meta, mk), "f:" + mk, mch, mrm)
+            _cmp_fields({a: b for a, b in lv.items() if a not in _META_SKIP},
+                        {a: b for a, b in rv.items() if a not in _META_SKIP}, cnode, mch, mrm)
             if mch:
                 ch["f:metadata"] = mch
             if mrm:
                 rm["f:metadata"] = mrm
         else:
-            _cmp(lv, rv, field_node(node, k), "f:" + k, ch, rm)
-    return FieldSet(ch), FieldSet(rm)
-
-
-def _keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    return list(a) + [k for k in b if k not in a]
+            _cmp(lv, rv, cnode, "f:" + k, ch, rm)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -577,21 +624,15 @@ def _cmp(lv: Any, rv: Any, node: Node, key: str, ch: Tree, rm: Tree) -> None:
         return
     if lv is not ABSENT and rv is not ABSENT and lv == rv:
         return
-    sub_ch: Tree = {}
-    sub_rm: Tree = {}
+    sub_ch: Tree = {_DOT: {}} if lv is ABSENT else {}
+    sub_rm: Tree = {_DOT: {}} if rv is ABSENT else {}
     try:
         if kind is list:
             _cmp_list(lc or [], rc or [], node, sub_ch, sub_rm)
         else:
-            lm, rmap = lc or {}, rc or {}
-            for k in _keys(lm, rmap):
-                _cmp(lm.get(k, ABSENT), rmap.get(k, ABSENT), field_node(node, k), "f:" + k, sub_ch, sub_rm)
+            _cmp_fields(lc, rc, node, sub_ch, sub_rm)
     except FieldPathError as e:
         raise e.prefixed(key) from None
-    if lv is ABSENT:
-        sub_ch[_DOT] = {}
-    elif rv is ABSENT:
-        sub_rm[_DOT] = {}
     if sub_ch:
         ch[key] = _pack(sub_ch)
     if sub_rm:
@@ -613,7 +654,7 @@ def _cmp_list(ll: list[Any], rl: list[Any], node: Node, ch: Tree, rm: Tree) -> N
     keys = list_keys(node) or ()
     item = node.items or DEDUCED
     lg, rg = _group(ll, item, keys), _group(rl, item, keys)
-    for pe in _keys(lg, rg):
+    for pe in sort_elements(lg.keys() | rg.keys()):
         lv, rv = lg.get(pe, ()), rg.get(pe, ())
         if len(lv) <= 1 and len(rv) <= 1:
             _cmp(lv[0] if lv else ABSENT, rv[0] if rv else ABSENT, item, pe, ch, rm)

@@ -62,7 +62,8 @@ def go_type(v: Any) -> str:
 
 
 def bad_arg_type(expected: str, actual: Any) -> PatchError:
-    return PatchError(f"expected a {expected}, but received a {go_type(actual)}", 500)
+    received = "%!s(<nil>)" if actual is None else go_type(actual)  # Go's %s of a nil reflect.Type
+    return PatchError(f"expected a {expected}, but received a {received}", 500)
 
 
 def no_merge_key(m: Any, key: str) -> PatchError:

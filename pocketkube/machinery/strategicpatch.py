@@ -16,9 +16,12 @@ Directives, all read from the patch:
 
 Element order follows upstream exactly (mergeSlice / normalizeElementOrder): the patched elements
 are sorted by `$setElementOrder` (else by their order in the patch), the other elements keep their
-live order, and the two runs are interleaved by live position; an element new to the list sorts
-before the live elements still waiting, so without `$setElementOrder` new elements come first.
-The element-order machinery is in `smpcore`.
+live order, and the two runs are interleaved: a live-only element goes before the next patched
+element only when that one is live too and comes later in the live list. So an element new to
+the list goes before the live-only elements still waiting: a patch that just adds elements, with
+no `$setElementOrder`, puts them first. Upstream orders a `$setElementOrder` list by the live list
+as its in-place deletes and appends left it; `_Backing` replays that. The ordering helpers are in
+`smpcore`.
 
 Values taken from the patch for keys the original lacks (and new list elements) are cleaned as
 upstream's discardNullValuesFromPatch/removeDirectives do: null members are dropped and anything
@@ -29,8 +32,10 @@ and untouched subtrees are shared with `original` (copy the result before mutati
 `create_two_way_merge_patch` (in `smpdiff`) computes the patch that turns one object into
 another, as upstream's CreateTwoWayMergePatch does, and is re-exported here.
 
-Errors raise `PatchError` with upstream's text and the code the apiserver answers with (400 for
-malformed directives, 422 for lists of lists and retainKeys mismatches, otherwise 500).
+Errors raise `PatchError` with upstream's text and the code the apiserver answers with: 400 for a
+malformed directive ($retainKeys, $setElementOrder or $deleteFromPrimitiveList format) or a body
+that is not an object, 422 for lists of lists, 500 for the rest (upstream returns those as plain
+errors).
 """
 
 from __future__ import annotations
@@ -262,8 +267,19 @@ def _special_elements(backing: _Backing, patch: list[Any], merge_key: str) -> tu
         else:
             raise bad_patch_type(directive, v)
     if replace:
-        return [clean(v, True) for v in rest], []
+        for v in rest:
+            if merge_key not in v:
+                raise no_merge_key(v, merge_key)
+        return [_fresh_element(v, merge_key) for v in rest], []
     return None, rest
+
+
+def _fresh_element(value: dict[str, Any], merge_key: str) -> dict[str, Any]:
+    """A cleaned copy of a new list element; a null merge key still identifies it, so it stays."""
+    out: dict[str, Any] = clean(value, True)
+    if merge_key in value:
+        out.setdefault(merge_key, None)
+    return out
 
 
 def _merge_elements(original: list[Any], patch: list[Any], merge_key: str, elem: Node | None,
@@ -281,7 +297,7 @@ def _merge_elements(original: list[Any], patch: list[Any], merge_key: str, elem:
         at = where.get(k)
         if at is None:
             where[k] = len(merged)
-            merged.append(clean(v, True))
+            merged.append(_fresh_element(v, merge_key))
             if backing is not None:
                 backing.append(v)
         else:
@@ -302,21 +318,18 @@ def _ordered_list(out: dict[str, Any], patch: dict[str, Any], key: str, order: A
         raise bad_arg_type("[]interface {}", patched)
     strategy, merge_key, elem = list_meta(child_node(node, field))
     validate_order(patched or [], order, merge_key)
-    if live is None and patched is None:
+    if not live and patched is None:  # an empty live list is an absent one (Go omits it)
         return field
-    merged: list[Any]
     backing = _Backing(live or [])
+    merged: list[Any]
     if patched is None:
         merged = live or []
-    elif live is None:
+    elif not live:
         merged = clean(patched, False)
     elif strategy == "merge":
         merged = _merge_list(live, patched, elem, merge_key, False, backing)
     else:
         merged = clean(patched, True)
-    if not live and not patched:
-        out[field] = merged
-    else:
-        kind = element_type(live or [], patched or [])
-        out[field] = set_order(merged, order, backing.items, merge_key, kind)
+    kind = element_type(live or [], patched or [])
+    out[field] = set_order(merged, order, backing.items, merge_key, kind)
     return field

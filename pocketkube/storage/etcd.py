@@ -121,7 +121,7 @@ class EtcdStore:
 
     async def list(self, prefix: str, *, start_after: str = "", limit: int = 0,
                    revision: int = 0) -> ListResult:
-        start, end = self.wire(range_start(prefix, start_after)), self.prefix_end(prefix)
+        start, end = self.range_key(range_start(prefix, start_after)), self.prefix_end(prefix)
         if end != b"\0" and start >= end:
             return ListResult([], revision or await self.current_revision(), False)
         req = pb.RangeRequest(key=start, range_end=end, limit=limit, revision=revision)
@@ -129,7 +129,7 @@ class EtcdStore:
         return ListResult([self.kv(kv) for kv in resp.kvs], revision or resp.header.revision, resp.more)
 
     async def count(self, prefix: str) -> int:
-        req = pb.RangeRequest(key=self.wire(prefix), range_end=self.prefix_end(prefix), count_only=True)
+        req = pb.RangeRequest(key=self.range_key(prefix), range_end=self.prefix_end(prefix), count_only=True)
         return int((await self.call(self._range, req)).count)
 
     async def current_revision(self) -> int:
@@ -211,6 +211,10 @@ class EtcdStore:
     # -- helpers shared with etcd_watch ----------------------------------------------------
     def wire(self, key: str) -> bytes:
         return self._prefix + key.encode()
+
+    def range_key(self, start: str) -> bytes:
+        """The first key of a range: etcd refuses an empty key, and b"\0" sorts first anyway."""
+        return self.wire(start) or b"\0"
 
     def prefix_end(self, prefix: str) -> bytes:
         return prefix_end_bytes(self.wire(prefix))

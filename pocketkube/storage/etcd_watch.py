@@ -77,11 +77,11 @@ class EtcdWatch:
     async def _start(self) -> None:
         store = self._store
         if self._after > 0:  # exact Compacted / FutureRevision semantics before the stream exists
-            await store.call(store._range, pb.RangeRequest(key=store.wire(self._prefix), keys_only=True,
+            await store.call(store._range, pb.RangeRequest(key=store.range_key(self._prefix), keys_only=True,
                                                            revision=self._after), self._after)
         if self._closed:
             return
-        create = pb.WatchCreateRequest(key=store.wire(self._prefix), range_end=store.prefix_end(self._prefix),
+        create = pb.WatchCreateRequest(key=store.range_key(self._prefix), range_end=store.prefix_end(self._prefix),
                                        start_revision=self._after + 1, prev_kv=True)
         self._call = store.watch_stub()
         try:

@@ -61,7 +61,7 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: str, *, synchronous: str = "FULL", watch_window: int = 10_000,
-                   max_backlog: int = 100_000, max_batch: int = 256, readers: int = 4,
+                   max_backlog: int = 20_000, max_batch: int = 256, readers: int = 4,
                    compact_chunk: int = 5_000) -> SqliteStore:
         loop = asyncio.get_running_loop()
         store = cls(path, loop, readers=readers, compact_chunk=compact_chunk)
@@ -69,9 +69,9 @@ class SqliteStore:
             store._lock_fd = await store._on_reader(_lock_file, path + ".lock")
             store._writer = SqliteWriter(path, synchronous, loop, store._deliver, max_batch=max_batch)
             current, compacted = await asyncio.wrap_future(store._writer.start())
-        except BaseException:
+        except BaseException:  # a failed start (the thread has exited) or a cancelled open
             if hasattr(store, "_writer"):
-                await asyncio.wrap_future(store._writer.stopped)  # it exits after a failed start
+                store._writer.stop()
                 store._writer.join()
             await store._shutdown_readers()
             raise

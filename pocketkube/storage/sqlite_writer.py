@@ -82,7 +82,8 @@ class SqliteWriter:
         self._queue.put(_STOP)
 
     def join(self) -> None:
-        self._thread.join()
+        if self._thread.ident is not None:  # started
+            self._thread.join()
 
     # -- thread ---------------------------------------------------------------------------
     def _run(self) -> None:

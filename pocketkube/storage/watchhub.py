@@ -216,6 +216,8 @@ class HubWatcher:
                 self._closed = True
                 return []
             raise
+        if self._closed:
+            return []
         if len(page) < REPLAY_PAGE:
             self._last = self._gap_upto
         else:

@@ -25,6 +25,7 @@ ImageVolume off; LoadBalancerIPMode on).
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from typing import Any
 
@@ -188,6 +189,7 @@ def pod_status(obj: Obj) -> None:
 # --- volumes ----------------------------------------------------------------------
 
 
+@functools.cache
 def _volume_source_keys() -> frozenset[str]:
     from pocketkube.api import schema
 

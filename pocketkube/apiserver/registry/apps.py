@@ -15,11 +15,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pocketkube.api.validation import names
 from pocketkube.apiserver.registry import apps_validation as v
 from pocketkube.apiserver.registry import govalue
 from pocketkube.apiserver.strategy import Strategy
 from pocketkube.machinery.errors import FieldError
+from pocketkube.machinery.validation import names
 
 Obj = dict[str, Any]
 

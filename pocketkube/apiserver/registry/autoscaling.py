@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from pocketkube.api import quantity
-from pocketkube.api.validation import names
 from pocketkube.apiserver.registry.govalue import nonnegative
 from pocketkube.apiserver.strategy import Strategy
 from pocketkube.machinery import errors
 from pocketkube.machinery.errors import FieldError
+from pocketkube.machinery.validation import names
 
 Obj = dict[str, Any]
 
@@ -43,7 +43,7 @@ def cross_version_ref(ref: Obj, path: str) -> list[FieldError]:
 
 def _positive_quantity(value: Any) -> bool:
     try:
-        return quantity.parse(str(value)) > 0
+        return quantity.parse_value(value).value > 0
     except ValueError:
         return False
 
@@ -87,9 +87,8 @@ def _source(kind: str, src: Obj, path: str) -> list[FieldError]:
         errs += cross_version_ref(src.get("describedObject") or {}, f"{path}.describedObject")
     if kind in ("object", "external", "pods"):
         errs += _metric_identifier(src.get("metric") or {}, f"{path}.metric")
-    if kind in ("resource", "containerResource"):
-        if not src.get("name"):
-            errs.append(errors.required(f"{path}.name", "must specify a resource name"))
+    if kind in ("resource", "containerResource") and not src.get("name"):
+        errs.append(errors.required(f"{path}.name", "must specify a resource name"))
     if kind == "containerResource":
         container = src.get("container", "")
         if not container:

@@ -20,7 +20,6 @@ import re
 from typing import Any
 
 from pocketkube.api import labels
-from pocketkube.api.validation import meta, names
 from pocketkube.apiserver.registry import batch_cron, batch_status, govalue, workloads
 from pocketkube.apiserver.registry.apps import dns_label_name_warning
 from pocketkube.apiserver.registry.batch_validation import validate_job_spec_fields
@@ -28,6 +27,7 @@ from pocketkube.apiserver.registry.govalue import immutable, nonnegative
 from pocketkube.apiserver.strategy import Strategy
 from pocketkube.machinery import errors
 from pocketkube.machinery.errors import FieldError
+from pocketkube.machinery.validation import meta, names
 
 Obj = dict[str, Any]
 

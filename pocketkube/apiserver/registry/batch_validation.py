@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pocketkube.api.validation import names
 from pocketkube.apiserver.registry import govalue, workloads
-from pocketkube.apiserver.registry.netchecks import domain_prefixed_path
 from pocketkube.apiserver.registry.govalue import nonnegative
+from pocketkube.apiserver.registry.netchecks import domain_prefixed_path
 from pocketkube.machinery import errors
 from pocketkube.machinery.errors import FieldError
+from pocketkube.machinery.validation import names
 
 Obj = dict[str, Any]
 

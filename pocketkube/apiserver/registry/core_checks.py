@@ -16,9 +16,9 @@ import re
 from typing import Any
 
 from pocketkube.api import quantity
-from pocketkube.api.validation import names
 from pocketkube.machinery import errors
 from pocketkube.machinery.errors import FieldError
+from pocketkube.machinery.validation import names
 
 Errs = list[FieldError]
 IMMUTABLE = "field is immutable"
@@ -50,11 +50,6 @@ def go_map(m: Any) -> GoRepr:
 
 def go_strings(items: Any, type_name: str = "string") -> GoRepr:
     return GoRepr(f"[]{type_name}{{" + ", ".join(f'"{s}"' for s in items or []) + "}")
-
-
-def go_ptr(value: Any) -> Any:
-    """A pointer argument: nil prints as null, else the value."""
-    return value
 
 
 def inclusive_range(lo: int, hi: int) -> str:

@@ -18,7 +18,6 @@ import copy
 from fractions import Fraction
 from typing import Any
 
-from pocketkube.api.validation import meta
 from pocketkube.apiserver.registry import core_checks as chk
 from pocketkube.apiserver.registry import core_pod_update as upd
 from pocketkube.apiserver.registry import core_podspec
@@ -26,6 +25,7 @@ from pocketkube.apiserver.registry.core_checks import Errs
 from pocketkube.apiserver.strategy import Obj, Strategy
 from pocketkube.machinery import errors
 from pocketkube.machinery.errors import FieldError
+from pocketkube.machinery.validation import meta
 
 ALL_RESTART_POLICIES: tuple[str, ...] = ("Always", "OnFailure", "Never")
 POD_FIELDS = ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
@@ -68,10 +68,10 @@ def pod_annotation_errors(annotations: dict[str, Any], spec: Obj, path: str) -> 
     if cost is not None and not _is_int32(cost):
         errs.append(errors.invalid(f"{path}[{_DELETION_COST}]", cost, "must be a 32bit integer"))
     for key, value in annotations.items():
-        if key == "seccomp.security.alpha.kubernetes.io/pod" or key.startswith("container.seccomp.security.alpha"):
-            if value not in ("runtime/default", "docker/default", "unconfined") and \
-                    not value.startswith("localhost/"):
-                errs.append(errors.invalid(f"{path}.{key}", value, "must be a valid seccomp profile"))
+        seccomp = key == "seccomp.security.alpha.kubernetes.io/pod" or key.startswith("container.seccomp.security.alpha")
+        if seccomp and value not in ("runtime/default", "docker/default", "unconfined") and \
+                not value.startswith("localhost/"):
+            errs.append(errors.invalid(f"{path}.{key}", value, "must be a valid seccomp profile"))
         if key.startswith(_APPARMOR_PREFIX):
             errs += _apparmor_annotation(key, value, spec, path)
     return errs

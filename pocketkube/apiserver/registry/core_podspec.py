@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pocketkube.api.validation import meta
 from pocketkube.apiserver.registry import core_checks as chk
 from pocketkube.apiserver.registry import core_containers as ctr
 from pocketkube.apiserver.registry import core_scheduling as sched
 from pocketkube.apiserver.registry import core_volumes as vols
 from pocketkube.apiserver.registry.core_checks import Errs
 from pocketkube.machinery import errors
+from pocketkube.machinery.validation import meta
 
 Obj = dict[str, Any]
 RESTART_POLICIES = ("Always", "OnFailure", "Never")

@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pocketkube.api.validation import meta, names
 from pocketkube.apiserver.registry import core_checks as chk
 from pocketkube.apiserver.registry import core_containers as ctr
 from pocketkube.apiserver.registry.core_checks import Errs
 from pocketkube.machinery import errors
+from pocketkube.machinery.validation import meta, names
 
 Obj = dict[str, Any]
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -226,7 +226,7 @@ def _spread_label_keys(c: Obj, path: str) -> Errs:
     if selector is None:
         errs.append(errors.forbidden(path, "must not be specified when labelSelector is not set"))
     else:
-        used = set((selector.get("matchLabels") or {})) | {e.get("key") for e in selector.get("matchExpressions") or []}
+        used = set(selector.get("matchLabels") or {}) | {e.get("key") for e in selector.get("matchExpressions") or []}
     for i, k in enumerate(keys):
         errs += chk.check_qualified_name(k, f"{path}[{i}]")
         if k in used:

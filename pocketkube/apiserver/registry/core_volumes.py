@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pocketkube.api.validation import names
 from pocketkube.apiserver.registry import core_checks as chk
-from pocketkube.apiserver.registry import core_containers as ctr
+from pocketkube.apiserver.registry import core_env as env
 from pocketkube.apiserver.registry.core_checks import Errs
 from pocketkube.machinery import errors
+from pocketkube.machinery.validation import names
 
 Obj = dict[str, Any]
 HOST_PATH_TYPES = ("", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket")
@@ -111,12 +111,12 @@ def _downward_api_file(f: Obj, path: str) -> Errs:
     errs: Errs = [] if f.get("path") else [errors.required(f"{path}.path")]
     errs += chk.check_local_non_reserved_path(f.get("path") or "", f"{path}.path")
     if f.get("fieldRef") is not None:
-        errs += ctr.validate_object_field_selector(f["fieldRef"], ctr.VOLUME_FIELD_PATHS, f"{path}.fieldRef")
+        errs += env.validate_object_field_selector(f["fieldRef"], env.VOLUME_FIELD_PATHS, f"{path}.fieldRef")
         if f.get("resourceFieldRef") is not None:
             errs.append(errors.invalid(path, "resource", "fieldRef and resourceFieldRef can not be specified "
                                                          "simultaneously"))
     elif f.get("resourceFieldRef") is not None:
-        errs += ctr.validate_resource_field_selector(f["resourceFieldRef"], f"{path}.resourceFieldRef", True)
+        errs += env.validate_resource_field_selector(f["resourceFieldRef"], f"{path}.resourceFieldRef", True)
     else:
         errs.append(errors.required(path, "one of fieldRef and resourceFieldRef is required"))
     return errs + chk.check_file_mode(f.get("mode"), f"{path}.mode")

@@ -122,6 +122,8 @@ def go_struct(type_name: str, obj: Any) -> Any:
     """Approximate `%#v` of an internal struct: `apps.X{Field:value, ...}`; None is null."""
     if obj is None:
         return None
+    if isinstance(obj, list) and type_name.startswith("[]"):
+        return GoValue(type_name + "{" + ", ".join(type_name[2:] + _struct_body(v) for v in obj) + "}")
     return GoValue(type_name + _struct_body(obj))
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from pocketkube.api.validation import names
 from pocketkube.machinery import errors
 from pocketkube.machinery.errors import FieldError
+from pocketkube.machinery.validation import names
 
 _PORT_NAME_CHARS = re.compile(r"^[-a-z0-9]+$")
 _WILDCARD_FMT = r"\*\." + "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pocketkube.api.validation import meta, names
 from pocketkube.apiserver.registry import govalue
 from pocketkube.apiserver.strategy import NoStatusStrategy, Strategy
 from pocketkube.machinery import errors
 from pocketkube.machinery.errors import FieldError
+from pocketkube.machinery.validation import meta, names
 
 Obj = dict[str, Any]
 

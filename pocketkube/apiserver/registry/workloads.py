@@ -14,10 +14,10 @@ import re
 from typing import Any
 
 from pocketkube.api import labels
-from pocketkube.api.validation import meta
 from pocketkube.apiserver.registry import govalue
 from pocketkube.machinery import errors
 from pocketkube.machinery.errors import FieldError
+from pocketkube.machinery.validation import meta
 
 Obj = dict[str, Any]
 
@@ -82,9 +82,14 @@ def restart_policy_always(template: Any, path: str) -> list[FieldError]:
 
 
 def template_labels_and_annotations(template: Any, path: str) -> list[FieldError]:
+    """What StatefulSets check of their template instead of the full pod validation (as upstream)."""
+    from pocketkube.apiserver.registry import core_pods
+
     md = (template or {}).get("metadata") or {}
     errs = meta.validate_labels(md.get("labels"), f"{path}.labels")
     errs.extend(meta.validate_annotations(md.get("annotations"), f"{path}.annotations"))
+    spec = (template or {}).get("spec") or {}
+    errs.extend(core_pods.pod_annotation_errors(md.get("annotations") or {}, spec, f"{path}.annotations"))
     return errs
 
 

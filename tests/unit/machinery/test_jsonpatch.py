@@ -72,7 +72,7 @@ def test_operations_apply_in_order_and_later_ops_see_earlier_ones() -> None:
 
 def test_patch_values_are_not_mutated_by_later_operations() -> None:
     value = {"k": [1]}
-    ops = [{"op": "add", "path": "/v", "value": value}, {"op": "add", "path": "/v/k/-", "value": 2}]
+    ops: list[dict[str, Any]] = [{"op": "add", "path": "/v", "value": value}, {"op": "add", "path": "/v/k/-", "value": 2}]
     out = run(ops)
     assert out["v"] == {"k": [1, 2]} and value == {"k": [1]}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pocketkube.api.validation import names
 from pocketkube.machinery import errors
 from pocketkube.machinery.errors import FieldError
+from pocketkube.machinery.validation import names
 
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
 

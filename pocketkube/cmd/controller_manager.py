@@ -1,0 +1,54 @@
+"""Entry point of the controller-manager process: `python -m pocketkube.cmd.controller_manager ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from pocketkube.client.rest import ClientConfig, RESTClient
+from pocketkube.cmd.apiserver import configure_logging
+from pocketkube.controllers import manager
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="pocketkube-controller-manager")
+    p.add_argument("--profile-dir", default="")
+    p.add_argument("--server", required=True)
+    p.add_argument("--certificate-authority", default="")
+    p.add_argument("--client-certificate", default="")
+    p.add_argument("--client-key", default="")
+    p.add_argument("--controllers", default="", help="comma-separated names (default: all)")
+    p.add_argument("-v", "--log-level", default="info")
+    return p.parse_args(argv)
+
+
+async def amain(args: argparse.Namespace) -> None:
+    client = RESTClient(ClientConfig(server=args.server, ca_file=args.certificate_authority,
+                                     cert_file=args.client_certificate, key_file=args.client_key,
+                                     user_agent="kube-controller-manager/v1.32.4 (pocketkube)"))
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        enabled = [c for c in args.controllers.split(",") if c] or None
+        await manager.run(client, enabled)
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await client.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    configure_logging(args.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(amain(args))
+
+
+if __name__ == "__main__":
+    main()
