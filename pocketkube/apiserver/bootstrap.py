@@ -77,9 +77,25 @@ async def _ensure(server: APIServer, group: str, plural: str, obj: dict[str, Any
         await store.update(ns, obj["metadata"]["name"], body, ctx)
 
 
+def _priority_class(name: str, value: int, description: str) -> dict[str, Any]:
+    return {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+            "value": value, "description": description, "preemptionPolicy": "PreemptLowerPriority"}
+
+
+SYSTEM_PRIORITY_CLASSES = (
+    _priority_class("system-node-critical", 2000001000,
+                    "Used for system critical pods that must not be moved from their current node."),
+    _priority_class("system-cluster-critical", 2000000000,
+                    "Used for system critical pods that must run in the cluster, but can be moved to another "
+                    "node if necessary."),
+)
+
+
 async def run(server: APIServer, address: str, port: int) -> None:
     for name in SYSTEM_NAMESPACES:
         await _ensure(server, "", "namespaces", _namespace(name))
+    for pc in SYSTEM_PRIORITY_CLASSES:
+        await _ensure(server, "scheduling.k8s.io", "priorityclasses", pc)
     await _ensure(server, "", "services", _service())
     await _ensure(server, "", "endpoints", _endpoints(address, port), reconcile=True)
     await _ensure(server, "discovery.k8s.io", "endpointslices", _endpoint_slice(address, port), reconcile=True)

@@ -25,6 +25,7 @@ from aiohttp import web
 from pocketkube.api.scheme import SCHEME, Resource, Scheme
 from pocketkube.apiserver import bootstrap, responses
 from pocketkube.apiserver.admission import Admission, NamespaceLifecycle, ServiceAllocation
+from pocketkube.apiserver.admission_pods import DefaultTolerationSeconds, PriorityAdmission, ServiceAccountAdmission
 from pocketkube.apiserver.allocators import ServiceAllocator
 from pocketkube.apiserver.auth import (
     PUBLIC_PATHS,
@@ -70,7 +71,9 @@ class APIServer:
         prefixes = {r.key_prefix for r in scheme.resources if r.stored}
         self.cache = WatchCache(store, prefixes)
         self.allocator = ServiceAllocator()
-        self.admission = Admission([NamespaceLifecycle(self.cache), ServiceAllocation(self.cache, self.allocator)])
+        self.admission = Admission([
+            NamespaceLifecycle(self.cache), ServiceAccountAdmission(self.cache), DefaultTolerationSeconds(),
+            PriorityAdmission(self.cache), ServiceAllocation(self.cache, self.allocator)])
         self.authenticator = Authenticator()
         self.authorizer = AuthorizerChain()
         self.metrics = Metrics()

@@ -36,7 +36,8 @@ async def amain(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, task.cancel)
     try:
         enabled = [c for c in args.controllers.split(",") if c] or None
-        await manager.run(client, enabled)
+        ca_pem = open(args.certificate_authority).read() if args.certificate_authority else ""
+        await manager.run(client, enabled, manager.Options(root_ca_pem=ca_pem))
     except asyncio.CancelledError:
         pass
     finally:

@@ -22,9 +22,9 @@ def test_crud_selectors_and_conflict(cluster: Cluster, ns: str) -> None:
     assert sorted(c.metadata.name for c in team_a.items) == ["cm1", "cm2"]
     by_name = api.list_namespaced_config_map(ns, field_selector="metadata.name=cm2")
     assert [c.metadata.name for c in by_name.items] == ["cm2"]
-    page = api.list_namespaced_config_map(ns, limit=2)
+    page = api.list_namespaced_config_map(ns, limit=2, label_selector="idx")
     assert len(page.items) == 2 and page.metadata._continue
-    rest = api.list_namespaced_config_map(ns, limit=2, _continue=page.metadata._continue)
+    rest = api.list_namespaced_config_map(ns, limit=2, _continue=page.metadata._continue, label_selector="idx")
     assert [c.metadata.name for c in rest.items] == ["cm2"] and not rest.metadata._continue
 
     got.data["i"] = "changed"
