@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,25 +44,51 @@ class Part:
     stopping: bool = field(default=False)
 
 
-def part_commands(profile_dir: Path, config: dict[str, object]) -> list[tuple[str, list[str]]]:
-    """The parts of a cluster and their command lines."""
-    py = sys.executable
+def _python(module: str, profile_dir: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, "--profile-dir", str(profile_dir), *args]
+
+
+def _client_flags(profile_dir: Path, config: dict[str, object], identity: str) -> list[str]:
+    """Flags for a component that talks to the apiserver with its own client certificate."""
+    pki = profile_dir / "pki"
+    port = config.get("apiserver_port") or 6443
+    return ["--server", f"https://127.0.0.1:{port}", "--certificate-authority", str(pki / "ca.crt"),
+            "--client-certificate", str(pki / f"{identity}.crt"), "--client-key", str(pki / f"{identity}.key"),
+            "--log-level", str(config.get("log_level") or "info")]
+
+
+def apiserver_part(profile_dir: Path, config: dict[str, object]) -> list[str]:
     pki = profile_dir / "pki"
     run = profile_dir / "run"
     datastore = str(config.get("datastore") or "sqlite")
     storage = f"sqlite://{profile_dir / 'state.db'}" if datastore == "sqlite" else datastore
-    apiserver = [py, "-m", "pocketkube.cmd.apiserver", "--profile-dir", str(profile_dir),
-                 "--secure-port", str(config.get("apiserver_port") or 6443),
-                 "--tls-cert-file", str(pki / "apiserver.crt"), "--tls-private-key-file", str(pki / "apiserver.key"),
-                 "--client-ca-file", str(pki / "ca.crt"), "--storage", storage,
-                 "--port-file", str(run / "apiserver.port"), "--log-level", str(config.get("log_level") or "info")]
-    port = config.get("apiserver_port") or 6443
-    controller_manager = [py, "-m", "pocketkube.cmd.controller_manager", "--profile-dir", str(profile_dir),
-                          "--server", f"https://127.0.0.1:{port}", "--certificate-authority", str(pki / "ca.crt"),
-                          "--client-certificate", str(pki / "controller-manager.crt"),
-                          "--client-key", str(pki / "controller-manager.key"),
-                          "--log-level", str(config.get("log_level") or "info")]
-    return [("apiserver", apiserver), ("controller-manager", controller_manager)]
+    return _python("pocketkube.cmd.apiserver", profile_dir,
+                   "--secure-port", str(config.get("apiserver_port") or 6443),
+                   "--tls-cert-file", str(pki / "apiserver.crt"), "--tls-private-key-file", str(pki / "apiserver.key"),
+                   "--client-ca-file", str(pki / "ca.crt"), "--storage", storage,
+                   "--port-file", str(run / "apiserver.port"), "--log-level", str(config.get("log_level") or "info"))
+
+
+def controller_manager_part(profile_dir: Path, config: dict[str, object]) -> list[str]:
+    return _python("pocketkube.cmd.controller_manager", profile_dir,
+                   *_client_flags(profile_dir, config, "controller-manager"))
+
+
+# Each part is built by its own function; a function returning None leaves that part out.
+PARTS: list[tuple[str, Callable[[Path, dict[str, object]], list[str] | None]]] = [
+    ("apiserver", apiserver_part),
+    ("controller-manager", controller_manager_part),
+]
+
+
+def part_commands(profile_dir: Path, config: dict[str, object]) -> list[tuple[str, list[str]]]:
+    """The parts of a cluster and their command lines, in start order."""
+    out = []
+    for name, build in PARTS:
+        argv = build(profile_dir, config)
+        if argv is not None:
+            out.append((name, argv))
+    return out
 
 
 class Supervisor:
