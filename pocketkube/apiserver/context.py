@@ -39,7 +39,11 @@ class RequestContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def timestamp(self) -> str:
-        return self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        """`now` as an RFC 3339 timestamp (seconds), computed once per request."""
+        ts = self.__dict__.get("_timestamp")
+        if ts is None:
+            ts = self.__dict__["_timestamp"] = self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return ts
 
     def manager(self, default: str = "") -> str:
         """fieldManager, or the User-Agent's product token as upstream derives it."""

@@ -133,7 +133,10 @@ def start(profile: Profile, *, port: int | None = None, datastore: str | None = 
             _merge_kubeconfig(profile, settings.apiserver_port)
             return StartResult(server_url(settings.apiserver_port), True, 0.0)
         settings = _prepare(profile, port, datastore)
+        kubeconfig.load(kubeconfig.default_path())  # refuse a broken kubeconfig before starting anything
     except ProfileError as e:
+        raise LifecycleError(str(e)) from None
+    except kubeconfig.KubeconfigError as e:
         raise LifecycleError(str(e)) from None
     if settings.datastore != "sqlite":
         progress("datastore")
