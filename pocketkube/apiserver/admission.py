@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from pocketkube.api.scheme import Resource
 from pocketkube.apiserver.allocators import ServiceAllocator
 from pocketkube.apiserver.context import RequestContext
-from pocketkube.apiserver.watchcache import WatchCache
+from pocketkube.apiserver.watchcache import Entry, WatchCache
 from pocketkube.machinery import errors
 
 Obj = dict[str, Any]
@@ -28,6 +28,15 @@ Release = Callable[[bool], Awaitable[None]]
 
 async def _noop(committed: bool) -> None:
     return None
+
+
+async def lookup(cache: WatchCache, prefix: str, key: str) -> Entry | None:
+    """An object from the watch cache; on a miss, catch up with storage first (it may be brand new)."""
+    entry = cache.cache(prefix).entries.get(key)
+    if entry is None:
+        await cache.wait_fresh()
+        entry = cache.cache(prefix).entries.get(key)
+    return entry
 
 
 class Plugin(Protocol):
@@ -50,7 +59,7 @@ class NamespaceLifecycle:
         if op != "CREATE" or not resource.namespaced or obj is None:
             return None
         ns = obj["metadata"].get("namespace", "")
-        entry = self.cache.cache("/registry/core/namespaces/").entries.get(f"/registry/core/namespaces/{ns}")
+        entry = await lookup(self.cache, "/registry/core/namespaces/", f"/registry/core/namespaces/{ns}")
         if entry is None:
             raise errors.not_found_error("namespaces", "", ns)
         if entry.obj.get("status", {}).get("phase") == "Terminating" and \

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from pocketkube.api.scheme import Resource
-from pocketkube.apiserver.admission import Release
+from pocketkube.apiserver.admission import Release, lookup
 from pocketkube.apiserver.context import RequestContext
 from pocketkube.apiserver.objectmeta import random_suffix
 from pocketkube.apiserver.watchcache import WatchCache
@@ -59,7 +59,7 @@ class ServiceAccountAdmission:
         spec["serviceAccount"] = name
         ns = obj["metadata"].get("namespace", "")
         key = f"/registry/core/serviceaccounts/{ns}/{name}"
-        sa = self.cache.cache("/registry/core/serviceaccounts/").entries.get(key)
+        sa = await lookup(self.cache, "/registry/core/serviceaccounts/", key)
         if sa is None:
             raise errors.forbidden_error("pods", "", obj["metadata"].get("name", ""),
                                          f'error looking up service account {ns}/{name}: serviceaccount '
