@@ -112,3 +112,14 @@ def has_context(path: Path, name: str) -> bool:
     except KubeconfigError:
         return False
     return any(isinstance(c, dict) and c.get("name") == name for c in data["contexts"])
+
+
+def extract(path: Path, name: str) -> str:
+    """A standalone kubeconfig (YAML) holding only the profile's cluster, user and context."""
+    data = load(path)
+    pick = {key: [e for e in data[key] if isinstance(e, dict) and e.get("name") == name]
+            for key in ("clusters", "users", "contexts")}
+    if not pick["contexts"]:
+        raise KubeconfigError(f'kubeconfig {path} has no context "{name}"')
+    out = {"apiVersion": "v1", "kind": "Config", "preferences": {}, **pick, "current-context": name}
+    return str(yaml.safe_dump(out, default_flow_style=False, sort_keys=False))

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 
 from pocketkube import __version__
-from pocketkube.cli import kubeconfig, lifecycle
+from pocketkube.cli import kubeconfig, lifecycle, logview
 from pocketkube.cli.profile import DEFAULT_PROFILE, Profile, ProfileError, list_profiles
 
 console = Console(stderr=True, highlight=False)
@@ -93,6 +93,10 @@ def delete(profile: str, all_profiles: bool) -> None:
             console.print(f'cluster "{p.name}" does not exist')
 
 
+COMPONENTS = (("apiserver", "apiserver"), ("controller-manager", "controller-manager"),
+              ("scheduler", "scheduler"), ("kubelet", "node-agent"))
+
+
 @cli.command()
 @profile_option
 def status(profile: str) -> None:
@@ -105,28 +109,64 @@ def status(profile: str) -> None:
     except ProfileError as e:
         fail(str(e))
     running = p.running()
-    api = "Stopped"
-    if running:
-        try:
-            code, _ = lifecycle.probe(p, settings.apiserver_port)
-            api = "Running" if code == 200 else "Error"
-        except OSError:
-            api = "Error"
+    lines = [profile, "type: Control Plane", f"host: {'Running' if running else 'Stopped'}"]
+    healthy = running
+    parts = p.parts()
+    for label, component in COMPONENTS:
+        if component not in parts and component != "apiserver":
+            continue
+        if component == "apiserver":
+            state = "Stopped"
+            if running:
+                try:
+                    code, _ = lifecycle.probe(p, settings.apiserver_port)
+                    state = "Running" if code == 200 else "Error"
+                except OSError:
+                    state = "Error"
+        else:
+            state = "Running" if running and p.read_pid(component) is not None else "Stopped"
+        healthy = healthy and state == "Running"
+        lines.append(f"{label}: {state}")
     kube_ok = kubeconfig.has_context(kubeconfig.default_path(), profile)
-    click.echo(f"{profile}\ntype: Control Plane\nhost: {'Running' if running else 'Stopped'}\n"
-               f"apiserver: {api}\nkubeconfig: {'Configured' if kube_ok else 'Misconfigured'}\n")
-    if api != "Running":
+    lines.append(f"kubeconfig: {'Configured' if kube_ok else 'Misconfigured'}")
+    click.echo("\n".join(lines) + "\n")
+    if not healthy:
         sys.exit(7 if not running else 2)
 
 
 @cli.command()
 @profile_option
-def kubeconfig_cmd(profile: str) -> None:
-    """Print the path of the kubeconfig holding this profile's context."""
-    click.echo(str(kubeconfig.default_path()))
+@click.argument("component", required=False)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new log lines.")
+@click.option("-n", "--tail", "tail", default=200, show_default=True, help="Lines to show (0: all).")
+def logs(profile: str, component: str | None, follow: bool, tail: int) -> None:
+    """Print the logs of the cluster's components (all, or one: apiserver, controller-manager, ...)."""
+    p = Profile(profile)
+    if not p.logs_dir.is_dir():
+        fail(f'profile "{profile}" has no logs. Run "pocketkube start -p {profile}" first')
+    try:
+        logview.show(p.logs_dir, component, tail, click.echo)
+        if follow:
+            logview.follow(p.logs_dir, component, click.echo)
+    except FileNotFoundError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        pass
 
 
-kubeconfig_cmd.name = "kubeconfig"
+@cli.command("kubeconfig")
+@profile_option
+@click.option("--content", is_flag=True, help="Print the kubeconfig content for this profile only.")
+def kubeconfig_cmd(profile: str, content: bool) -> None:
+    """Print the path of the kubeconfig holding this profile's context (or its content)."""
+    path = kubeconfig.default_path()
+    if not content:
+        click.echo(str(path))
+        return
+    try:
+        click.echo(kubeconfig.extract(path, profile), nl=False)
+    except kubeconfig.KubeconfigError as e:
+        fail(str(e))
 
 
 @cli.group("profile")

@@ -108,6 +108,13 @@ class Profile:
     def running(self) -> bool:
         return self.read_pid() is not None
 
+    def parts(self) -> list[str]:
+        """The components the supervisor runs for this profile (written at its start)."""
+        try:
+            return [p for p in (self.run_dir / "parts").read_text().split() if p]
+        except OSError:
+            return []
+
 
 def list_profiles() -> list[Profile]:
     root = home()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
 
 from pocketkube.apiserver.server import APIServer, ServerConfig
+from pocketkube.cmd import logs
 from pocketkube.storage import open_store
 
 
@@ -29,11 +29,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def configure_logging(level: str) -> None:
-    numeric = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-               "error": logging.ERROR}.get(level.lower(), logging.INFO)
-    logging.basicConfig(level=numeric, stream=sys.stderr,
-                        format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
+def configure_logging(level: str, fmt: str = "") -> None:
+    logs.configure(level, fmt or os.environ.get("POCKETKUBE_LOG_FORMAT", "text"))
 
 
 async def amain(args: argparse.Namespace) -> None:

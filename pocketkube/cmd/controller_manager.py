@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from pathlib import Path
 
 from pocketkube.client.rest import ClientConfig, RESTClient
 from pocketkube.cmd.apiserver import configure_logging
@@ -36,7 +37,7 @@ async def amain(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, task.cancel)
     try:
         enabled = [c for c in args.controllers.split(",") if c] or None
-        ca_pem = open(args.certificate_authority).read() if args.certificate_authority else ""
+        ca_pem = Path(args.certificate_authority).read_text() if args.certificate_authority else ""
         await manager.run(client, enabled, manager.Options(root_ca_pem=ca_pem))
     except asyncio.CancelledError:
         pass

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pocketkube.cmd import logs
+
 log = logging.getLogger("pocketkube.supervisor")
 
 STOP_GRACE = 10.0
@@ -99,6 +101,7 @@ class Supervisor:
         logs.mkdir(parents=True, exist_ok=True)
         self.parts = [Part(name, argv, logs / f"{name}.log") for name, argv in
                       part_commands(profile_dir, self.config)]
+        (profile_dir / "run" / "parts").write_text("\n".join(p.name for p in self.parts) + "\n")
         self.stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -106,11 +109,19 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         async with asyncio.TaskGroup() as tg:
-            for part in self.parts:
+            for i, part in enumerate(self.parts):
                 tg.create_task(self.keep_running(part), name=part.name)
+                if i == 0:
+                    await self.wait_serving()  # the others talk to the apiserver: start them once it serves
             await self.stopping.wait()
             for part in reversed(self.parts):
                 await self.stop(part)
+
+    async def wait_serving(self, timeout: float = 60.0) -> None:
+        port_file = self.dir / "run" / "apiserver.port"
+        deadline = time.monotonic() + timeout
+        while not port_file.exists() and time.monotonic() < deadline and not self.stopping.is_set():
+            await asyncio.sleep(0.02)
 
     async def keep_running(self, part: Part) -> None:
         backoff = BACKOFF_START
@@ -159,8 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--profile-dir", required=True)
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     profile_dir = Path(args.profile_dir)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
+    logs.configure("info", os.environ.get("POCKETKUBE_LOG_FORMAT", "text"))
     run_dir = profile_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     pid_file = run_dir / "supervisor.pid"
