@@ -157,5 +157,28 @@ class VersionedStore(ResourceStore):
 
     async def patch(self, namespace: str, name: str, patch_type: str, patch_body: Any, ctx: RequestContext, *,
                     subresource: str = "", force: bool = False) -> tuple[Obj, bool]:
-        raise errors.method_not_supported(self.view.plural, self.view.group,
-                                          f"patch on {self.view.group_version}; use {self.resource.group_version}")
+        """Patches apply to the object as this version shows it, then take the storage path."""
+        from pocketkube.apiserver import patching
+        from pocketkube.apiserver.watchcache import Entry
+
+        if patch_type == patching.APPLY_PATCH:
+            raise errors.StatusError(415, "UnsupportedMediaType",
+                                     f"server-side apply is served on {self.resource.group_version} only")
+        view = _ViewNode(schema.get_schema().root(self.view_definition))
+
+        async def transform(current: Entry | None) -> Obj:
+            assert current is not None
+            shown = self.present(current.copy())
+            patched = patching.apply_patch(view, shown, patch_type, patch_body)  # type: ignore[arg-type]
+            stored = self.convert_in(patched, ctx)
+            self.inner.decode(stored, ctx)
+            return stored
+
+        return await self.inner.guaranteed_update(namespace, name, transform, ctx, subresource=subresource)
+
+
+class _ViewNode:
+    """What patching.apply_patch needs of a store: the schema node of the object it patches."""
+
+    def __init__(self, node: schema.Node) -> None:
+        self.node = node

@@ -83,8 +83,11 @@ def test_events_both_apis_and_autoscale(cluster: Cluster, ns: str) -> None:
         "message": "hello", "type": "Normal", "source": {"component": "tester"},
         "eventTime": "2026-11-22T01:00:00.000000Z", "action": "Testing", "reportingComponent": "tester",
         "reportingInstance": "tester-1"})
-    ev = client.EventsV1Api(cluster.api_client()).read_namespaced_event("e1", ns)
+    events_v1 = client.EventsV1Api(cluster.api_client())
+    ev = events_v1.read_namespaced_event("e1", ns)
     assert ev.note == "hello" and ev.regarding.name == "p" and ev.deprecated_source.component == "tester"
+    events_v1.patch_namespaced_event("e1", ns, {"note": "patched through events.k8s.io"})
+    assert core.read_namespaced_event("e1", ns).message == "patched through events.k8s.io"
     table = cluster.kubectl("get", "events", "-n", ns).out
     assert "Tested" in table and "pod/p" in table
     cluster.kubectl("create", "deployment", "scaled", "--image=nginx", "-n", ns)
