@@ -9,8 +9,23 @@ in beside it. A request that no authenticator accepts is 401 Unauthorized,
 except the public health and version endpoints (upstream grants those to
 anonymous users through system:public-info-viewer).
 
+A bearer token that no token authenticator accepts is 401 even on the public
+paths (upstream: a presented credential that fails is never anonymous).
+
+Impersonation (upstream WithImpersonation): `Impersonate-User`,
+`Impersonate-Group` (repeatable), `Impersonate-Uid` and `Impersonate-Extra-<key>`
+headers make the request act as another user once the authenticated user is
+authorized for verb `impersonate` on each part: users (or serviceaccounts, in
+their namespace, for `system:serviceaccount:NS:NAME`), groups, uids and
+userextras/<key> (the last two in authentication.k8s.io). The new user gets
+system:authenticated (system:unauthenticated for system:anonymous) unless a
+requested group says otherwise, and a service account without requested
+groups gets its service-account groups.
+
 Authorization asks each authorizer in turn for (user, attributes) and the first
 definite answer wins; with none configured everything authenticated is allowed.
+system:masters is always allowed. A denial's reason joins the reasons of every
+authorizer that had no opinion (upstream union authorizer).
 """
 
 from __future__ import annotations
@@ -18,10 +33,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from aiohttp import web
 
 from pocketkube.apiserver.context import UserInfo
+from pocketkube.machinery import errors
 
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 AUTHENTICATED = "system:authenticated"
@@ -70,6 +87,7 @@ class Authenticator:
                 found = await auth(token)
                 if found is not None:
                     return found
+            raise errors.unauthorized()
         return None
 
 
@@ -101,13 +119,16 @@ class AuthorizerChain:
     async def authorize(self, user: UserInfo, attrs: Attributes) -> tuple[bool, str]:
         if "system:masters" in user.groups or not self.authorizers:
             return True, ""
+        reasons: list[str] = []
         for a in self.authorizers:
             decision, reason = await a.authorize(user, attrs)
             if decision == "allow":
                 return True, reason
             if decision == "deny":
                 return False, reason
-        return False, ""
+            if reason:
+                reasons.append(reason)
+        return False, "\n".join(reasons)
 
 
 def forbidden_message(user: UserInfo, attrs: Attributes) -> str:
@@ -119,3 +140,69 @@ def forbidden_message(user: UserInfo, attrs: Attributes) -> str:
     scope = "" if attrs.namespace else " at the cluster scope"
     return (f'User "{user.name}" cannot {attrs.verb} resource "{res}" in API group "{attrs.api_group}"'
             f"{where}{scope}")
+
+
+# ---------------------------------------------------------------------------- impersonation
+IMPERSONATE_USER, IMPERSONATE_GROUP, IMPERSONATE_UID = "Impersonate-User", "Impersonate-Group", "Impersonate-Uid"
+IMPERSONATE_EXTRA = "impersonate-extra-"
+SA_USER = "system:serviceaccount:"
+
+
+def has_impersonation(request: web.Request) -> bool:
+    return any(k.lower().startswith("impersonate-") for k in request.headers)
+
+
+def _requests(request: web.Request) -> list[tuple[Attributes, str]]:
+    """(attributes to authorize, what it is) per impersonation header value."""
+    h = request.headers
+    out: list[tuple[Attributes, str]] = []
+    name = h.get(IMPERSONATE_USER, "")
+    if name:
+        parts = name.split(":")
+        if name.startswith(SA_USER) and len(parts) == 4 and parts[2] and parts[3]:
+            out.append((Attributes("impersonate", True, namespace=parts[2], resource="serviceaccounts",
+                                   name=parts[3]), "user"))
+        else:
+            out.append((Attributes("impersonate", True, resource="users", name=name), "user"))
+    out += [(Attributes("impersonate", True, resource="groups", name=g), "group")
+            for g in h.getall(IMPERSONATE_GROUP, [])]
+    if h.get(IMPERSONATE_UID):
+        out.append((Attributes("impersonate", True, api_group="authentication.k8s.io", resource="uids",
+                               name=h[IMPERSONATE_UID]), "uid"))
+    for key, value in h.items():
+        if key.lower().startswith(IMPERSONATE_EXTRA):
+            extra_key = unquote(key[len(IMPERSONATE_EXTRA):].lower())
+            out.append((Attributes("impersonate", True, api_group="authentication.k8s.io", resource="userextras",
+                                   subresource=extra_key, name=value), "extra"))
+    if out and not name:
+        raise errors.internal_error(f"requested {[a.resource + '/' + a.name for a, _ in out]} without "
+                                    f"impersonating a user")
+    return out
+
+
+async def impersonate(request: web.Request, user: UserInfo, authorizer: AuthorizerChain) -> UserInfo:
+    """The user the request acts as, after checking `impersonate` on every requested part (403)."""
+    name, groups, uid = "", [], ""
+    extra: dict[str, list[str]] = {}
+    for attrs, what in _requests(request):
+        allowed, reason = await authorizer.authorize(user, attrs)
+        if not allowed:
+            msg = forbidden_message(user, attrs) + (f": {reason}" if reason else "")
+            raise errors.forbidden_error(attrs.resource, attrs.api_group, attrs.name, msg)
+        if what == "user":
+            name = request.headers[IMPERSONATE_USER]
+        elif what == "group":
+            groups.append(attrs.name)
+        elif what == "uid":
+            uid = attrs.name
+        else:
+            extra.setdefault(attrs.subresource, []).append(attrs.name)
+    if name.startswith(SA_USER) and IMPERSONATE_GROUP not in request.headers:
+        ns = name.split(":")[2]
+        groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
+    if name != "system:anonymous":
+        if AUTHENTICATED not in groups and "system:unauthenticated" not in groups:
+            groups.append(AUTHENTICATED)
+    elif "system:unauthenticated" not in groups:
+        groups.append("system:unauthenticated")
+    return UserInfo(name, tuple(groups), uid, extra)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from pocketkube.apiserver import bootstrap_policy
 from pocketkube.apiserver.context import RequestContext
 from pocketkube.machinery import errors
 
@@ -99,4 +100,5 @@ async def run(server: APIServer, address: str, port: int) -> None:
     await _ensure(server, "", "services", _service())
     await _ensure(server, "", "endpoints", _endpoints(address, port), reconcile=True)
     await _ensure(server, "discovery.k8s.io", "endpointslices", _endpoint_slice(address, port), reconcile=True)
+    await bootstrap_policy.run(server)  # default RBAC roles and bindings (needs kube-system to exist)
     log.info("bootstrap objects in place")

@@ -133,7 +133,8 @@ class NonResource:
             if request.headers.get("If-None-Match") == etag:
                 return web.Response(status=304, headers={"ETag": etag})
             if "protobuf" in request.headers.get("Accept", ""):
+                # Requested as ...spec.v2@v1.0+protobuf; answered, as upstream, as ...spec.v2.v1.0+protobuf.
                 return web.Response(body=openapi.v2_protobuf(scheme), headers={
-                    "Content-Type": openapi.V2_PROTOBUF_MEDIA_TYPE, "ETag": etag})
+                    "Content-Type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", "ETag": etag})
             return responses.raw_json(openapi.v2_document(scheme), headers={"ETag": etag})
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})

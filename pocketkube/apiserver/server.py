@@ -23,9 +23,13 @@ from typing import Any
 from aiohttp import web
 
 from pocketkube.api.scheme import SCHEME, Resource, Scheme
-from pocketkube.apiserver import bootstrap, responses
+from pocketkube.apiserver import bootstrap, rbac_aggregation, responses
 from pocketkube.apiserver.admission import Admission, NamespaceLifecycle, ServiceAllocation
-from pocketkube.apiserver.admission_pods import DefaultTolerationSeconds, PriorityAdmission, ServiceAccountAdmission
+from pocketkube.apiserver.admission_pods import (
+    DefaultTolerationSeconds,
+    PriorityAdmission,
+    ServiceAccountAdmission,
+)
 from pocketkube.apiserver.allocators import ServiceAllocator
 from pocketkube.apiserver.auth import (
     PUBLIC_PATHS,
@@ -33,6 +37,8 @@ from pocketkube.apiserver.auth import (
     Authenticator,
     AuthorizerChain,
     forbidden_message,
+    has_impersonation,
+    impersonate,
 )
 from pocketkube.apiserver.context import RequestContext, UserInfo
 from pocketkube.apiserver.conversion import VersionedStore
@@ -40,6 +46,7 @@ from pocketkube.apiserver.handlers import ResourceHandlers
 from pocketkube.apiserver.metrics import Metrics
 from pocketkube.apiserver.nonresource import NonResource
 from pocketkube.apiserver.requestinfo import RequestInfo, parse
+from pocketkube.apiserver.security import Security
 from pocketkube.apiserver.store import ResourceStore
 from pocketkube.apiserver.streaming import Streaming
 from pocketkube.apiserver.subresources import Subresources
@@ -60,6 +67,11 @@ class ServerConfig:
     client_ca_file: str = ""
     advertise_address: str = "127.0.0.1"
     compaction_interval: float = 300.0
+    # service-account tokens (security.py): verification keys, signing key, issuers, API audiences
+    service_account_key_files: list[str] = field(default_factory=list)
+    service_account_signing_key_file: str = ""
+    service_account_issuers: list[str] = field(default_factory=list)
+    api_audiences: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,6 +88,7 @@ class APIServer:
             PriorityAdmission(self.cache), ServiceAllocation(self.cache, self.allocator)])
         self.authenticator = Authenticator()
         self.authorizer = AuthorizerChain()
+        self.security = Security(self)  # SA tokens, Node+RBAC authorizers, escalation admission
         self.metrics = Metrics()
         self._stores: dict[tuple[str, str, str], ResourceStore] = {}
         self.resources = ResourceHandlers(self)
@@ -130,10 +143,11 @@ class APIServer:
         return checks
 
     async def rules_for(self, user: UserInfo, namespace: str) -> dict[str, Any]:
-        if "system:masters" in user.groups or not self.authorizer.authorizers:
-            return {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}], "incomplete": False}
-        return {"resourceRules": [], "nonResourceRules": [], "incomplete": True}
+        return self.security.rules_for(user, namespace)
+
+    async def review_token(self, token: str, audiences: list[str]) -> dict[str, Any]:
+        """TokenReview status."""
+        return self.security.review_token(token, audiences)
 
     async def authenticate_token(self, token: str) -> UserInfo | None:
         for auth in self.authenticator.token_authenticators:
@@ -180,13 +194,15 @@ class APIServer:
             if request.path.rstrip("/") in PUBLIC_PATHS or request.path.startswith(("/livez/", "/readyz/")):
                 return await self.nonresource.handle(request)
             raise errors.unauthorized()
+        if has_impersonation(request):
+            user = await impersonate(request, user, self.authorizer)
         ctx.user = user
         attrs = Attributes(verb=info.verb, resource_request=info.is_resource, path=request.path,
                            api_group=info.group, api_version=info.version, namespace=info.namespace,
                            resource=info.resource, subresource=info.subresource, name=info.name)
-        allowed, _ = await self.authorizer.authorize(user, attrs)
+        allowed, reason = await self.authorizer.authorize(user, attrs)
         if not allowed:
-            msg = forbidden_message(user, attrs)
+            msg = forbidden_message(user, attrs) + (f": {reason}" if reason else "")
             if info.is_resource:
                 raise errors.forbidden_error(info.resource, info.group, info.name, msg)
             raise errors.StatusError(403, "Forbidden", f'forbidden: {msg}', {})
@@ -226,6 +242,7 @@ class APIServer:
                 await site.start()
                 self.bound_port = _bound_port(runner) or self.config.port
                 await bootstrap.run(self, self.config.advertise_address, self.bound_port)
+                tg.create_task(rbac_aggregation.run(self), name="clusterrole-aggregation")
                 self.ready.set()
                 log.info("serving on %s:%d", self.config.host, self.bound_port)
                 if started:

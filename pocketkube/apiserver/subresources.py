@@ -145,6 +145,16 @@ class Subresources:
         await bind_pod(store, ns, name, body, ctx)
         return responses.respond(responses.success_status(), 201, ctx=ctx)
 
+    # ------------------------------------------------------------------ serviceaccounts/token
+    async def _token(self, request: web.Request, verb: str, store: ResourceStore, ns: str, name: str,
+                     query: dict[str, str], ctx: RequestContext) -> web.StreamResponse:
+        """TokenRequest (token_request.py): a signed service-account token, 201."""
+        from pocketkube.apiserver import token_request
+
+        body = codec.decode_body(request.headers.get("Content-Type"), await request.read())
+        result = await token_request.create(self.server.security.tokens, ns, name, body, ctx)
+        return responses.respond(result, 201, ctx=ctx)
+
     # ------------------------------------------------------------------ pods/eviction
     async def _eviction(self, request: web.Request, verb: str, store: ResourceStore, ns: str, name: str,
                         query: dict[str, str], ctx: RequestContext) -> web.StreamResponse:

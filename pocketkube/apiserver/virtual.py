@@ -106,12 +106,10 @@ class VirtualResources:
         return _answer(resource, body, rules)
 
     async def _tokenreviews(self, resource: Resource, body: Obj, info: RequestInfo, ctx: RequestContext) -> Obj:
-        token = (body.get("spec") or {}).get("token", "")
-        user = await self.server.authenticate_token(token) if token else None
-        status: Obj = {"authenticated": user is not None}
-        if user is not None:
-            status["user"] = user.to_json()
-            status["audiences"] = (body.get("spec") or {}).get("audiences") or ["https://kubernetes.default.svc"]
+        spec = body.get("spec") or {}
+        if not spec.get("token"):
+            raise errors.bad_request("token is required for TokenReview in authentication")
+        status = await self.server.review_token(spec["token"], list(spec.get("audiences") or []))
         return _answer(resource, body, status)
 
     async def _bindings(self, resource: Resource, body: Obj, info: RequestInfo, ctx: RequestContext) -> Obj:

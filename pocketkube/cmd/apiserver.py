@@ -25,6 +25,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--storage", default="memory://", help="sqlite:///path, etcd://host:port,..., memory://")
     p.add_argument("--advertise-address", default="127.0.0.1")
     p.add_argument("--port-file", default="", help="write the bound port here once serving")
+    p.add_argument("--service-account-key-file", action="append", default=[],
+                   help="PEM public (or private) keys that verify service account tokens (repeatable)")
+    p.add_argument("--service-account-signing-key-file", default="", help="PEM private key that signs tokens")
+    p.add_argument("--service-account-issuer", action="append", default=[],
+                   help="token issuer; the first signs, all are accepted (repeatable)")
+    p.add_argument("--api-audiences", default="", help="comma-separated; default: the service account issuers")
     p.add_argument("-v", "--log-level", default=os.environ.get("POCKETKUBE_LOG_LEVEL", "info"))
     return p.parse_args(argv)
 
@@ -37,7 +43,11 @@ async def amain(args: argparse.Namespace) -> None:
     store = await open_store(args.storage)
     config = ServerConfig(host=args.bind_address, port=args.secure_port, cert_file=args.tls_cert_file,
                           key_file=args.tls_private_key_file, client_ca_file=args.client_ca_file,
-                          advertise_address=args.advertise_address)
+                          advertise_address=args.advertise_address,
+                          service_account_key_files=args.service_account_key_file,
+                          service_account_signing_key_file=args.service_account_signing_key_file,
+                          service_account_issuers=args.service_account_issuer,
+                          api_audiences=[a for a in args.api_audiences.split(",") if a])
     server = APIServer(config, store)
 
     def started(port: int) -> None:

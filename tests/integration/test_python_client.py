@@ -68,7 +68,7 @@ def test_watch_resumes_from_resource_version(cluster: Cluster, ns: str) -> None:
 
     def consume() -> None:
         w2 = watch.Watch()
-        for event in w2.stream(api.list_namespaced_config_map, ns, timeout_seconds=10):
+        for event in w2.stream(api.list_namespaced_config_map, ns, timeout_seconds=30):
             ready.set()
             live.append((event["type"], event["object"].metadata.name))
             if event["object"].metadata.name == "w2":
@@ -76,7 +76,7 @@ def test_watch_resumes_from_resource_version(cluster: Cluster, ns: str) -> None:
 
     t = threading.Thread(target=consume)
     t.start()
-    ready.wait(5)
+    ready.wait(20)
     api.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="w2")))
-    t.join(15)
+    t.join(30)
     assert ("ADDED", "w1") in live and ("ADDED", "w2") in live
