@@ -44,6 +44,7 @@ from pocketkube.apiserver.context import RequestContext, UserInfo
 from pocketkube.apiserver.conversion import VersionedStore
 from pocketkube.apiserver.handlers import ResourceHandlers
 from pocketkube.apiserver.metrics import Metrics
+from pocketkube.apiserver.tracing import Tracer
 from pocketkube.apiserver.nonresource import NonResource
 from pocketkube.apiserver.requestinfo import RequestInfo, parse
 from pocketkube.apiserver.security import Security
@@ -72,6 +73,7 @@ class ServerConfig:
     service_account_signing_key_file: str = ""
     service_account_issuers: list[str] = field(default_factory=list)
     api_audiences: list[str] = field(default_factory=list)
+    tracing_endpoint: str = ""  # OTLP/HTTP traces endpoint; empty = tracing off
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,6 +92,7 @@ class APIServer:
         self.authorizer = AuthorizerChain()
         self.security = Security(self)  # SA tokens, Node+RBAC authorizers, escalation admission
         self.metrics = Metrics()
+        self.tracer = Tracer(config.tracing_endpoint)
         self._stores: dict[tuple[str, str, str], ResourceStore] = {}
         self.resources = ResourceHandlers(self)
         self.subresources = Subresources(self)
@@ -171,6 +174,8 @@ class APIServer:
         ctx = RequestContext(user_agent=request.headers.get("User-Agent", ""))
         code = 500
         try:
+            if self.tracer.enabled:
+                return await self._traced(request, info, query, ctx)
             resp = await self._serve(request, info, query, ctx)
             code = resp.status
             return resp
@@ -186,6 +191,20 @@ class APIServer:
             return responses.status_response(err, ctx)
         finally:
             self.metrics.observe(info, code, time.perf_counter() - start)
+
+    async def _traced(self, request: web.Request, info: RequestInfo, query: dict[str, str],
+                      ctx: RequestContext) -> web.StreamResponse:
+        attrs = {"http.method": request.method, "http.target": request.path_qs, "k8s.verb": info.verb,
+                 "k8s.resource": info.resource, "k8s.namespace": info.namespace, "k8s.name": info.name,
+                 "user_agent.original": ctx.user_agent}
+        with self.tracer.span(f"HTTP {info.verb} {info.resource or request.path}", request.headers, attrs) as span:
+            try:
+                resp = await self._serve(request, info, query, ctx)
+            except errors.StatusError as e:
+                span.set_attribute("http.status_code", e.code)
+                raise
+            span.set_attribute("http.status_code", resp.status)
+            return resp
 
     async def _serve(self, request: web.Request, info: RequestInfo, query: dict[str, str],
                      ctx: RequestContext) -> web.StreamResponse:

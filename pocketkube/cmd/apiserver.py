@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 
+from pocketkube.apiserver import tracing
 from pocketkube.apiserver.server import APIServer, ServerConfig
 from pocketkube.cmd import logs
 from pocketkube.storage import open_store
@@ -31,7 +32,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--service-account-issuer", action="append", default=[],
                    help="token issuer; the first signs, all are accepted (repeatable)")
     p.add_argument("--api-audiences", default="", help="comma-separated; default: the service account issuers")
+    p.add_argument("--tracing-endpoint", default=tracing.endpoint_from_env(),
+                   help="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces (default: off)")
     p.add_argument("-v", "--log-level", default=os.environ.get("POCKETKUBE_LOG_LEVEL", "info"))
+    p.add_argument("--log-format", default=os.environ.get("POCKETKUBE_LOG_FORMAT", "text"), choices=["text", "json"])
     return p.parse_args(argv)
 
 
@@ -43,7 +47,7 @@ async def amain(args: argparse.Namespace) -> None:
     store = await open_store(args.storage)
     config = ServerConfig(host=args.bind_address, port=args.secure_port, cert_file=args.tls_cert_file,
                           key_file=args.tls_private_key_file, client_ca_file=args.client_ca_file,
-                          advertise_address=args.advertise_address,
+                          advertise_address=args.advertise_address, tracing_endpoint=args.tracing_endpoint,
                           service_account_key_files=args.service_account_key_file,
                           service_account_signing_key_file=args.service_account_signing_key_file,
                           service_account_issuers=args.service_account_issuer,
@@ -67,12 +71,13 @@ async def amain(args: argparse.Namespace) -> None:
     except asyncio.CancelledError:
         pass
     finally:
+        server.tracer.shutdown()
         await store.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, args.log_format)
     import uvloop
 
     with contextlib.suppress(KeyboardInterrupt):
