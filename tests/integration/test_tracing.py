@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import http.server
+import socketserver
 import subprocess
 import sys
-import socketserver
 import threading
 from collections.abc import Iterator
 
@@ -16,7 +16,7 @@ from cluster import Cluster
 class _Collector(http.server.BaseHTTPRequestHandler):
     bodies: list[bytes] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         type(self).bodies.append(self.rfile.read(length))
         self.send_response(200)
