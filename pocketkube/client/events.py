@@ -1,25 +1,33 @@
-"""Event recording with upstream reasons and aggregation (client-go's EventRecorder, core/v1).
+"""Event recording with upstream reasons and aggregation (client-go's core/v1 EventRecorder).
 
-Theory of operation: `EventRecorder.event(obj, type, reason, message)` records a
-core/v1 Event about `obj` (involvedObject with its uid, so `kubectl describe`
-finds it) from `source.component` (and host). Repeats of the same (object,
-type, reason, message, source) within the aggregation window are folded into the
-existing Event by bumping `count` and `lastTimestamp` (a merge patch), as
-client-go's correlator does, so a crash-looping thing yields one event with
-"(x5 over 2m)". Writes happen on a background task fed by a bounded queue: the
-caller never waits for the API and a full queue drops events (as upstream).
+Theory of operation: `EventRecorder.event(obj, type, reason, message)` builds a
+core/v1 Event about `obj` at once (involvedObject with its uid so `kubectl
+describe` finds it, name `<object>.<unix-nanos hex>`, source component/host,
+first/lastTimestamp, count 1) and puts it on a bounded queue: the caller never
+waits for the API and a full queue drops the event (as upstream's broadcaster).
+Types other than Normal and Warning are refused, as upstream.
+
+`run()` is the writer (one per recorder, like upstream's sink watcher). Each
+event passes the `EventCorrelator` (spam filter, aggregation of similar events,
+counting of repeats; see eventcorrelator). A repeat is written as a strategic
+merge patch of count/lastTimestamp/message on the existing Event, which is what
+`kubectl describe` shows as "(x3 over 2m)"; if that Event is gone (404) it is
+created again. What the server stored is fed back to the correlator. API errors
+drop the event; transport errors retry up to 12 times, the first after a
+random part of 10 s, then every 10 s. `flush()` waits until every event queued
+so far has been written or dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import random
 from typing import Any
 
+from pocketkube.client import rest
+from pocketkube.client.clock import Clock, WallClock, monotonic, rfc3339, wall
+from pocketkube.client.eventcorrelator import EventCorrelator
 from pocketkube.client.rest import ApiError, ResourceRef, RESTClient
 
 log = logging.getLogger("pocketkube.client.events")
@@ -27,21 +35,10 @@ log = logging.getLogger("pocketkube.client.events")
 EVENTS = ResourceRef("", "v1", "events")
 AGGREGATION_WINDOW = 600.0
 QUEUE_LIMIT = 1000
+MAX_TRIES = 12
+RETRY_SLEEP = 10.0
 NORMAL = "Normal"
 WARNING = "Warning"
-
-
-@dataclass
-class _Seen:
-    name: str
-    namespace: str
-    count: int
-    first: str
-    at: float
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def object_reference(obj: dict[str, Any], field_path: str = "") -> dict[str, Any]:
@@ -55,56 +52,92 @@ def object_reference(obj: dict[str, Any], field_path: str = "") -> dict[str, Any
 
 
 class EventRecorder:
-    def __init__(self, client: RESTClient, component: str, host: str = "") -> None:
+    def __init__(self, client: RESTClient, component: str, host: str = "", *, now: WallClock = wall,
+                 clock: Clock = monotonic, queue_limit: int = QUEUE_LIMIT, retry_sleep: float = RETRY_SLEEP,
+                 correlator: EventCorrelator | None = None) -> None:
         self.client = client
         self.component = component
         self.host = host
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
-        self._seen: dict[tuple[str, ...], _Seen] = {}
-        self._seq = 0
+        self.now = now
+        self.retry_sleep = retry_sleep
+        self.correlator = correlator or EventCorrelator(clock=clock, now=now)
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(queue_limit)
+        self.dropped = 0
 
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str, *,
-              field_path: str = "") -> None:
-        """Record an event (non-blocking)."""
-        ref = object_reference(obj, field_path)
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait({"ref": ref, "type": type_, "reason": reason, "message": message})
+              field_path: str = "", annotations: dict[str, str] | None = None) -> None:
+        """Record an event about `obj` (non-blocking)."""
+        if type_ not in (NORMAL, WARNING):
+            log.error("unsupported event type: %r", type_)
+            return
+        body = self.make_event(object_reference(obj, field_path), type_, reason, message, annotations)
+        try:
+            self.queue.put_nowait(body)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def make_event(self, ref: dict[str, Any], type_: str, reason: str, message: str,
+                   annotations: dict[str, str] | None = None) -> dict[str, Any]:
+        ts = rfc3339(self.now())
+        meta: dict[str, Any] = {"name": self.correlator.event_name(ref.get("name", "")),
+                                "namespace": ref.get("namespace") or "default"}
+        if annotations:
+            meta["annotations"] = dict(annotations)
+        source = {"component": self.component, **({"host": self.host} if self.host else {})}
+        return {"apiVersion": "v1", "kind": "Event", "metadata": meta, "involvedObject": ref,
+                "reason": reason, "message": message, "source": source, "firstTimestamp": ts,
+                "lastTimestamp": ts, "count": 1, "type": type_, "eventTime": None,
+                "reportingComponent": self.component, "reportingInstance": self.host}
+
+    async def flush(self) -> None:
+        """Wait until every event queued so far has been written (or dropped)."""
+        await self.queue.join()
 
     async def run(self) -> None:
         while True:
-            item = await self.queue.get()
+            event = await self.queue.get()
             try:
-                await self._write(item)
+                await self._record(event)
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # events are best effort
-                log.debug("event write failed: %s", e)
+            except Exception:  # events are best effort
+                log.exception("event recording failed")
+            finally:
+                self.queue.task_done()
 
-    async def _write(self, item: dict[str, Any]) -> None:
-        ref = item["ref"]
-        ns = ref.get("namespace") or "default"
-        key = (ref.get("uid", ""), ref.get("fieldPath", ""), item["type"], item["reason"], item["message"])
-        now = _now()
-        seen = self._seen.get(key)
-        if seen is not None and time.monotonic() - seen.at < AGGREGATION_WINDOW:
-            seen.count += 1
-            seen.at = time.monotonic()
-            try:
-                await self.client.patch(EVENTS, seen.name, {"count": seen.count, "lastTimestamp": now}, seen.namespace)
+    async def _record(self, event: dict[str, Any]) -> None:
+        result = self.correlator.correlate(event)
+        if result.skip or result.event is None:
+            return
+        for attempt in range(1, MAX_TRIES + 1):
+            if await self._write(result.event, result.patch):
                 return
-            except ApiError as e:
-                if e.code != 404:
-                    raise
-        self._seq += 1
-        name = f"{ref.get('name', 'unknown')}.{int(time.time() * 1e9):x}{self._seq:x}"[:253]
-        body = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": ns},
-                "involvedObject": ref, "reason": item["reason"], "message": item["message"],
-                "source": {"component": self.component, **({"host": self.host} if self.host else {})},
-                "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": item["type"],
-                "eventTime": None, "reportingComponent": self.component, "reportingInstance": self.host}
-        await self.client.create(EVENTS, body, namespace=ns)
-        self._seen[key] = _Seen(name, ns, 1, now, time.monotonic())
-        if len(self._seen) > 4096:
-            oldest = sorted(self._seen.items(), key=lambda kv: kv[1].at)[:1024]
-            for k, _ in oldest:
-                self._seen.pop(k, None)
+            if attempt < MAX_TRIES:
+                delay = self.retry_sleep * (random.random() if attempt == 1 else 1.0)
+                await asyncio.sleep(delay)
+        log.error("unable to write event %s (retry limit exceeded)", result.event["metadata"]["name"])
+
+    async def _write(self, event: dict[str, Any], patch: dict[str, Any] | None) -> bool:
+        """True when done (written or deliberately dropped), False to retry."""
+        meta = event["metadata"]
+        try:
+            stored = None
+            if patch is not None and int(event.get("count") or 1) > 1:
+                try:
+                    stored = await self.client.patch(EVENTS, meta["name"], patch, meta["namespace"],
+                                                     patch_type=rest.STRATEGIC_MERGE_PATCH)
+                except ApiError as e:
+                    if not e.not_found:  # a 404 (the event expired) falls through to create
+                        raise
+            if stored is None:
+                body = {**event, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
+                stored = await self.client.create(EVENTS, body, namespace=meta["namespace"])
+        except ApiError as e:
+            level = logging.DEBUG if e.already_exists else logging.WARNING
+            log.log(level, "server rejected event %s: %s", meta.get("name"), e)
+            return True
+        except Exception as e:
+            log.info("could not write event %s (will retry): %s", meta.get("name"), e)
+            return False
+        self.correlator.update_state(stored)
+        return True
