@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from pocketkube.client import metrics
 from pocketkube.client.rest import ClientConfig, RESTClient
 from pocketkube.cmd.apiserver import configure_logging
 from pocketkube.controllers import manager
@@ -22,6 +23,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--client-certificate", default="")
     p.add_argument("--client-key", default="")
     p.add_argument("--controllers", default="", help="comma-separated names (default: all)")
+    p.add_argument("--leader-elect", default="true", choices=["true", "false"],
+                   help="run the controllers only while holding the kube-system Lease")
+    p.add_argument("--bind-address", default="127.0.0.1", help="address of the /healthz and /metrics server")
+    p.add_argument("--secure-port", type=int, default=0, help="port of /healthz and /metrics (0: any free port)")
+    p.add_argument("--port-file", default="", help="write the bound health port here")
     p.add_argument("-v", "--log-level", default="info")
     return p.parse_args(argv)
 
@@ -35,13 +41,18 @@ async def amain(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
+    health = await metrics.serve_health(args.bind_address, args.secure_port)
+    if args.port_file:
+        Path(args.port_file).write_text(str(health.port))
     try:
         enabled = [c for c in args.controllers.split(",") if c] or None
         ca_pem = Path(args.certificate_authority).read_text() if args.certificate_authority else ""
-        await manager.run(client, enabled, manager.Options(root_ca_pem=ca_pem))
+        await manager.run(client, enabled, manager.Options(root_ca_pem=ca_pem,
+                                                           leader_elect=args.leader_elect == "true"))
     except asyncio.CancelledError:
         pass
     finally:
+        await health.close()
         await client.close()
 
 
