@@ -12,7 +12,10 @@ from kubernetes.client.rest import ApiException
 
 def test_pod_tables_and_wide_columns(cluster: Cluster, ns: str) -> None:
     cluster.wait_for(lambda: cluster.kubectl("get", "sa", "default", "-n", ns, check=False).returncode == 0)
-    assert cluster.kubectl("run", "web", "--image=nginx", "-n", ns).out.strip() == "pod/web created"
+    # A scheduler nobody runs keeps the pod Pending, so the unscheduled columns can be checked.
+    out = cluster.kubectl("run", "web", "--image=nginx", "-n", ns, "--overrides",
+                          '{"spec":{"schedulerName":"nobody"}}').out
+    assert out.strip() == "pod/web created"
     out = cluster.kubectl("get", "pods", "-n", ns, "-o", "wide").out.splitlines()
     assert out[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE",
                               "READINESS", "GATES"]
