@@ -60,22 +60,23 @@ def test_finalizers_hold_deletion(cluster: Cluster, ns: str) -> None:
 
 
 def test_status_subresource_and_generation(cluster: Cluster, ns: str) -> None:
-    apps = client.AppsV1Api(cluster.api_client())
-    apps.create_namespaced_deployment(ns, {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "st"},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"a": "b"}}, "template": {
-            "metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}})
-    patched = apps.patch_namespaced_deployment_status("st", ns, {"status": {"replicas": 2, "readyReplicas": 1},
-                                                                 "spec": {"replicas": 9}})
-    assert patched.status.ready_replicas == 1 and patched.spec.replicas == 2
-    assert patched.metadata.generation == 1
-    apps.patch_namespaced_deployment("st", ns, {"spec": {"replicas": 3}})
-    dep = apps.read_namespaced_deployment("st", ns)
-    assert dep.metadata.generation == 2 and dep.status.ready_replicas == 1
-    apps.patch_namespaced_deployment("st", ns, {"status": {"readyReplicas": 7}})
-    assert apps.read_namespaced_deployment("st", ns).status.ready_replicas == 1
-    rows = cluster.kubectl("get", "deploy", "st", "-n", ns).out.splitlines()
-    assert rows[1].split()[:4] == ["st", "1/3", "0", "0"]
+    # Ingress: a kind with a status subresource that no controller of ours writes.
+    net = client.NetworkingV1Api(cluster.api_client())
+    net.create_namespaced_ingress(ns, {
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "st"},
+        "spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}})
+    lb = {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}
+    patched = net.patch_namespaced_ingress_status("st", ns, {"status": lb, "spec": {"ingressClassName": "x"}})
+    assert patched.status.load_balancer.ingress[0].ip == "192.0.2.10"
+    assert patched.spec.ingress_class_name is None and patched.metadata.generation == 1
+    net.patch_namespaced_ingress("st", ns, {"spec": {"ingressClassName": "nginx"}})
+    ing = net.read_namespaced_ingress("st", ns)
+    assert ing.metadata.generation == 2 and ing.status.load_balancer.ingress[0].ip == "192.0.2.10"
+    net.patch_namespaced_ingress("st", ns, {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.99"}]}}})
+    assert net.read_namespaced_ingress("st", ns).status.load_balancer.ingress[0].ip == "192.0.2.10"
+    rows = cluster.kubectl("get", "ingress", "st", "-n", ns).out.splitlines()
+    assert rows[0].split() == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
+    assert rows[1].split()[:5] == ["st", "nginx", "*", "192.0.2.10", "80"]
 
 
 def test_events_both_apis_and_autoscale(cluster: Cluster, ns: str) -> None:
