@@ -9,6 +9,17 @@ Then the versioned defaulters run. `decode` reproduces steps 1-3 on a dict, in
 place, guided by `schema.Node`s; `apply_defaults` runs the type-keyed defaulters
 of `api/defaults` for every node whose type has one, parent before children.
 
+Step 3 also does what the typed round trip does to empty values: a field whose
+Go type is an `omitempty` (non-pointer) map, slice or []byte is dropped when the
+client sent it empty (`labels: {}`, `finalizers: []`), since the Go value would
+not be encoded again. The omitempty flags come from the protobuf descriptor table
+(data/protobuf-descriptors.json, see api/protobuf), which records Go's struct
+tags per message; `metadata.managedFields` is exempt because `[]` there is a
+request (reset) the field manager still has to see. Times parse as Go's
+time.Parse with metav1's layouts (RFC 3339; MicroTime with exactly six fraction
+digits) and report Go's errors; []byte values decode as Go's base64.StdEncoding
+(newlines skipped, first bad byte reported) and are stored re-encoded.
+
 Both are walks over the object only (never over the whole schema), so their cost
 is proportional to the object's size. Subtrees whose types can never reach a
 defaulter are skipped by `apply_defaults`.
@@ -19,8 +30,12 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-from datetime import UTC, datetime
+import importlib.resources
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from pocketkube.api import defaults as defaults_registry
 from pocketkube.api import quantity, schema
@@ -38,9 +53,11 @@ _INT64 = (-(2**63), 2**63 - 1)
 class TypeMismatch(ValueError):
     """A JSON value has the wrong type for its field (Go's UnmarshalTypeError)."""
 
-    def __init__(self, value: Any, node: Node, struct: str, path: str, detail: str = "") -> None:
+    def __init__(self, value: Any, node: Node, struct: str, path: str, detail: str = "", literal: bool = False) -> None:
         self.path = path
         got = _json_type(value)
+        if literal:  # a number the integer field cannot hold: Go names its literal
+            got += " " + (repr(value) if isinstance(value, float) else str(value))
         if detail:
             msg = detail
         elif struct:
@@ -76,8 +93,8 @@ def _json_type(value: Any) -> str:
 
 def _go_type(node: Node) -> str:
     k = node.kind
-    if k == schema.OBJECT:
-        return "v1." + node.ref.rsplit(".", 1)[-1]
+    if k == schema.OBJECT:  # package.Type, the package being the definition name's last but one part
+        return ".".join(node.ref.rsplit(".", 2)[-2:])
     if k == schema.ARRAY:
         return "[]" + _go_type(node.items) if node.items else "[]interface {}"
     if k == schema.MAP:
@@ -105,6 +122,9 @@ class Decoder:
             return value  # free-form object
         prefix = path + "." if path else ""
         name = definition.short_name
+        omit = _OMIT_EMPTY.get(definition.name)
+        if omit is None:
+            omit = _OMIT_EMPTY[definition.name] = _omit_empty(definition.name)
         for key in list(value):
             sub = props.get(key)
             child = prefix + key
@@ -119,7 +139,9 @@ class Decoder:
             if v is None:
                 del value[key]
                 continue
-            value[key] = self.value(v, sub, child, name)
+            v = value[key] = self.value(v, sub, child, name)
+            if not v and key in omit:
+                del value[key]
         return value
 
     def value(self, value: Any, node: Node, path: str, struct: str) -> Any:
@@ -130,7 +152,7 @@ class Decoder:
             if not isinstance(value, str):
                 raise TypeMismatch(value, node, struct, path)
             if node.format == "byte":
-                _check_base64(value, node, struct, path)
+                return _check_base64(value, node, struct, path)
             return value
         if k == schema.ARRAY:
             if not isinstance(value, list):
@@ -158,10 +180,10 @@ def _scalar(value: Any, node: Node, path: str, struct: str) -> Any:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
-                raise TypeMismatch(value, node, struct, path)
+                raise TypeMismatch(value, node, struct, path, literal=isinstance(value, float))
         lo, hi = _INT64 if node.format == "int64" else _INT32
         if not lo <= value <= hi:
-            raise TypeMismatch(value, node, struct, path)
+            raise TypeMismatch(value, node, struct, path, literal=True)
         return value
     if k == schema.BOOLEAN:
         if not isinstance(value, bool):
@@ -194,29 +216,238 @@ def _quantity(value: Any, node: Node, path: str, struct: str) -> str:
 def _time(value: Any, node: Node, path: str, struct: str) -> str:
     if not isinstance(value, str):
         raise TypeMismatch(value, node, struct, path)
+    micro = node.kind == schema.MICROTIME
     try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise TypeMismatch(value, node, struct, path,
-                           detail=f'parsing time "{value}" as "2006-01-02T15:04:05Z07:00": cannot parse') from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    t = t.astimezone(UTC)
-    if node.kind == schema.MICROTIME:
+        t = parse_go_time(value, micro=micro)
+    except (ValueError, OverflowError) as e:
+        raise TypeMismatch(value, node, struct, path, detail=str(e)) from None
+    if micro:
         return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _check_base64(value: str, node: Node, struct: str, path: str) -> None:
+# --- Go's time.Parse with metav1's layouts ----------------------------------------------
+
+RFC3339 = "2006-01-02T15:04:05Z07:00"
+RFC3339_MICRO = "2006-01-02T15:04:05.000000Z07:00"
+# Layout chunks: (layout text, parser name); literals are matched as prefixes.
+_CHUNKS = (("2006", "year"), ("-", ""), ("01", "month"), ("-", ""), ("02", "day"), ("T", ""), ("15", "hour"),
+           (":", ""), ("04", "minute"), (":", ""), ("05", "second"))
+_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _go_quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _num(s: str, fixed: bool) -> tuple[int, str] | None:
+    """Go's getnum: one or two leading digits (two when fixed)."""
+    if not s[:1].isdigit() or not s[:1].isascii():
+        return None
+    if len(s) < 2 or not ("0" <= s[1] <= "9"):
+        return None if fixed else (int(s[0]), s[1:])
+    return int(s[:2]), s[2:]
+
+
+_COMMON_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})")
+
+
+def parse_go_time(value: str, *, micro: bool = False) -> datetime:
+    """time.Parse(RFC3339 or metav1.RFC3339Micro, value) in UTC; ValueError with Go's message.
+
+    The forms clients send (two-digit fields, up to six fraction digits) take a fast path through
+    datetime.fromisoformat; everything else, and every error, goes through the Go-faithful parser."""
+    m = _COMMON_TIME.fullmatch(value)
+    if m and (not micro or len(m.group(1) or "") == 7):
+        try:
+            return datetime.fromisoformat(value).astimezone(UTC)
+        except ValueError:
+            pass
+    return _parse_go_time(value, micro)
+
+
+def _parse_go_time(value: str, micro: bool) -> datetime:
+    layout = RFC3339_MICRO if micro else RFC3339
+    rest, f, nsec = value, {"year": 0, "month": 0, "day": 0, "hour": 0, "minute": 0, "second": 0}, 0
+
+    def cannot(elem: str, at: str) -> ValueError:
+        return ValueError(f"parsing time {_go_quote(value)} as {_go_quote(layout)}: cannot parse "
+                          f"{_go_quote(at)} as {_go_quote(elem)}")
+
+    def out_of_range(what: str) -> ValueError:
+        return ValueError(f"parsing time {_go_quote(value)}: {what} out of range")
+
+    for elem, name in _CHUNKS:
+        if not name:
+            if not rest.startswith(elem):
+                raise cannot(elem, rest)
+            rest = rest[len(elem):]
+            continue
+        if name == "year":
+            if len(rest) < 4 or not "0" <= rest[0] <= "9":
+                raise cannot(elem, rest)
+            if not rest[:4].isdigit() or not rest[:4].isascii():
+                raise cannot(elem, rest[4:])
+            f["year"], rest = int(rest[:4]), rest[4:]
+            continue
+        got = _num(rest, fixed=name != "hour")
+        if got is None:
+            raise cannot(elem, rest)
+        f[name], rest = got
+        if name in ("month", "hour", "minute", "second") and not _in_range(name, f[name]):
+            raise out_of_range(name)
+    nsec, rest = _fraction(rest, micro, cannot, out_of_range)
+    offset, rest = _zone(rest, cannot, out_of_range)
+    if rest:
+        raise ValueError(f"parsing time {_go_quote(value)}: extra text: {_go_quote(rest)}")
+    year, month, day = f["year"], f["month"], f["day"]
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if day < 1 or day > _DAYS[month - 1] + (1 if month == 2 and leap else 0):
+        raise ValueError(f"parsing time {_go_quote(value)}: day out of range")
+    t = datetime(max(year, 1), month, day, f["hour"], f["minute"], f["second"], nsec // 1000, tzinfo=UTC)
+    return t - timedelta(seconds=offset)
+
+
+def _in_range(name: str, n: int) -> bool:
+    return {"month": 1 <= n <= 12, "hour": n < 24, "minute": n < 60, "second": n < 60}[name]
+
+
+def _fraction(rest: str, micro: bool, cannot: Any, out_of_range: Any) -> tuple[int, str]:
+    """Fractional seconds: any number of digits after `05`; exactly six where the layout says `.000000`."""
+    if micro:
+        if len(rest) < 7:
+            raise cannot(".000000", rest)
+        digits = rest[1:7]
+        if rest[0] not in ".," or not digits.isdigit() or not digits.isascii():
+            raise cannot(".000000", rest[7:])
+        return int(digits) * 1000, rest[7:]
+    if len(rest) < 2 or rest[0] not in ".," or not ("0" <= rest[1] <= "9"):
+        return 0, rest
+    n = 2
+    while n < len(rest) and "0" <= rest[n] <= "9":
+        n += 1
+    digits = rest[1:min(n, 10)]
+    return int(digits) * 10 ** (9 - len(digits)), rest[n:]
+
+
+def _zone(rest: str, cannot: Any, out_of_range: Any) -> tuple[int, str]:
+    """`Z07:00`: Z, or ±hh:mm (offsets up to 24:60, as Go allows); returns (seconds east of UTC, rest)."""
+    if rest.startswith("Z"):
+        return 0, rest[1:]
+    if len(rest) < 6 or rest[3] != ":":
+        raise cannot("Z07:00", rest)
+    sign, hh, mm, after = rest[0], _num(rest[1:3], True), _num(rest[4:6], True), rest[6:]
+    if hh is None or mm is None:
+        raise cannot("Z07:00", after)
+    if hh[0] > 24 or mm[0] > 60:
+        raise out_of_range("time zone offset " + ("hour" if hh[0] > 24 else "minute"))
+    if sign not in "+-":
+        raise cannot("Z07:00", after)
+    offset = (hh[0] * 60 + mm[0]) * 60
+    return (offset if sign == "+" else -offset), after
+
+
+# --- Go's base64.StdEncoding -------------------------------------------------------------
+
+_B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def _check_base64(value: str, node: Node, struct: str, path: str) -> str:
+    """The value Go would store: decoded as StdEncoding does, then encoded again."""
     try:
-        base64.b64decode(value, validate=True)
+        data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise TypeMismatch(value, node, struct, path, detail="illegal base64 data at input byte 0") from None
+        bad = _base64_error_offset(value.encode())
+        if bad is not None:
+            raise TypeMismatch(value, node, struct, path, detail=f"illegal base64 data at input byte {bad}") from None
+        data = base64.b64decode(value.replace("\r", "").replace("\n", ""))
+    canonical = base64.b64encode(data).decode()
+    return value if canonical == value else canonical
+
+
+def _base64_error_offset(src: bytes) -> int | None:
+    """Where Go's StdEncoding decoder fails on `src` (\\r and \\n are skipped), None if it does not."""
+    si, n = 0, len(src)
+    while si < n:
+        j = 0
+        while j < 4:
+            if si == n:
+                return None if j == 0 else si - j
+            c = src[si]
+            si += 1
+            if c in _B64:
+                j += 1
+            elif c in b"\r\n":
+                continue
+            elif c != 61 or j < 2:  # not '=', or padding too early
+                return si - 1
+            else:
+                return _base64_padding_error(src, si, j)
+    return None
+
+
+def _base64_padding_error(src: bytes, si: int, j: int) -> int | None:
+    """After the first '=' of a quantum with `j` data characters."""
+    n = len(src)
+    if j == 2:  # "==" expected
+        while si < n and src[si] in b"\r\n":
+            si += 1
+        if si == n:
+            return n
+        if src[si] != 61:
+            return si - 1
+        si += 1
+    while si < n and src[si] in b"\r\n":
+        si += 1
+    return si if si < n else None
+
+
+# --- omitempty ----------------------------------------------------------------------
+
+_OMIT_EMPTY: dict[str, frozenset[str]] = {}
+_OMIT_KINDS = frozenset("MSy")  # map, string list, []byte; repeated fields of any kind are slices too
+_NEVER_OMIT = frozenset({("meta.v1.ObjectMeta", "managedFields")})  # `[]` asks the field manager to reset
+
+
+@functools.cache
+def _descriptors() -> dict[str, list[list[Any]]]:
+    raw = importlib.resources.files("pocketkube.api.data").joinpath("protobuf-descriptors.json").read_bytes()
+    table: dict[str, list[list[Any]]] = orjson.loads(raw)["m"]
+    return table
+
+
+def _message_name(definition_name: str) -> str:
+    """The descriptor table's `<package>.<version>.<Type>` for an OpenAPI definition name ("" if none)."""
+    for openapi, table in (("io.k8s.api.", ""), ("io.k8s.apimachinery.pkg.apis.meta.", "meta.")):
+        if definition_name.startswith(openapi):
+            return table + definition_name[len(openapi):]
+    return ""
+
+
+def _omit_empty(definition_name: str) -> frozenset[str]:
+    """JSON names of the fields whose Go type is a non-pointer omitempty map, slice or []byte."""
+    return frozenset(_omit_fields(_descriptors(), _message_name(definition_name)))
+
+
+def _omit_fields(table: dict[str, list[list[Any]]], message: str) -> set[str]:
+    out: set[str] = set()
+    for row in table.get(message, ()):
+        json_name, kind, flags = row[1], row[2], row[3]
+        if "I" in flags:  # an inline struct's fields are the parent's
+            out |= _omit_fields(table, row[4])
+        elif "O" in flags and "P" not in flags and ("R" in flags or kind in _OMIT_KINDS) \
+                and (message, json_name) not in _NEVER_OMIT:
+            out.add(json_name)
+    return out
+
+
+_ZEROS: dict[str, Any] = {schema.STRING: "", schema.INTEGER: 0, schema.NUMBER: 0, schema.BOOLEAN: False,
+                          schema.QUANTITY: "0", schema.INT_OR_STRING: 0}
 
 
 def _zero(node: Node) -> Any:
-    return {schema.STRING: "", schema.INTEGER: 0, schema.NUMBER: 0, schema.BOOLEAN: False,
-            schema.OBJECT: {}}.get(node.kind)
+    """What a JSON null list item or map value becomes: the Go zero value, as Go encodes it."""
+    return {} if node.kind == schema.OBJECT else _ZEROS.get(node.kind)
 
 
 def decode(obj: dict[str, Any], definition_name: str, *, prune: bool = True) -> list[str]:

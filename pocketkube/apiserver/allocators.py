@@ -7,7 +7,7 @@ service writes (an allocation whose write fails is released). Dynamic IPs are
 random in the upper band of the service CIDR (the first 256 addresses are kept
 for static picks such as 10.96.0.1 for `kubernetes` and 10.96.0.10 for DNS);
 dynamic ports are random in 30000-32767. Errors carry upstream's field paths
-and wording.
+and wording; as upstream, the first failure ends a request.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from pocketkube.machinery import errors
-from pocketkube.machinery.errors import FieldError
 
 SERVICE_CIDR = ipaddress.IPv4Network("10.96.0.0/12")
 NODE_PORT_RANGE = (30000, 32767)
@@ -115,27 +114,29 @@ class ServiceAllocator:
 
     # --- whole services ---------------------------------------------------------------
     def assign(self, svc: Obj, old: Obj | None) -> tuple[set[str], set[int]]:
-        """Fill clusterIP(s) and nodePorts of `svc`; returns what was newly taken.
+        """Fill clusterIP(s), nodePorts and healthCheckNodePort of `svc`; returns what was newly taken.
 
-        Raises a 422 Invalid StatusError (service kind) on conflicts or bad values.
+        As upstream, the first failure ends the request: a 422 Invalid StatusError (service kind) for a
+        requested value that cannot be had, a 500 when a range is full; what was taken so far is given back.
         """
         spec = svc.setdefault("spec", {})
+        name = svc["metadata"].get("name", "")
         taken_ips: set[str] = set()
         taken_ports: set[int] = set()
-        old_ips, old_ports = self.held_by(old) if old else (set(), set())
-        errs: list[FieldError] = []
         try:
-            self._assign_ip(spec, old_ips, taken_ips, errs)
-            self._assign_ports(spec, old_ports, taken_ports, errs)
+            self._assign_ip(spec, self.held_by(old)[0] if old else set(), taken_ips, name)
+            if old is None:
+                self._init_node_ports(spec, taken_ports, name)
+            else:
+                old_ports = {p.get("nodePort") for p in (old.get("spec") or {}).get("ports") or []}
+                self._update_node_ports(spec, old_ports, taken_ports, name)
+            self._health_check_port(spec, old, taken_ports)
         except BaseException:
             self.release(taken_ips, taken_ports)
             raise
-        if errs:
-            self.release(taken_ips, taken_ports)
-            raise errors.invalid_error("Service", "", svc["metadata"].get("name", ""), errs)
         return taken_ips, taken_ports
 
-    def _assign_ip(self, spec: Obj, old_ips: set[str], taken: set[str], errs: list[FieldError]) -> None:
+    def _assign_ip(self, spec: Obj, old_ips: set[str], taken: set[str], name: str) -> None:
         if spec.get("type") == "ExternalName":
             return
         requested = spec.get("clusterIP") or ((spec.get("clusterIPs") or [""])[0])
@@ -149,37 +150,90 @@ class ServiceAllocator:
             try:
                 ip = self.allocate_ip(requested)
             except errors.StatusError as e:
-                errs.append(errors.invalid("spec.clusterIPs", [requested], e.message))
-                return
+                if e.code != 422:
+                    raise
+                raise errors.invalid_error("Service", "", name,
+                                           [errors.invalid("spec.clusterIPs", [requested], e.message)]) from None
             taken.add(ip)
             spec["clusterIP"] = ip
             spec["clusterIPs"] = [ip]
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
 
-    def _assign_ports(self, spec: Obj, old_ports: set[int], taken: set[int], errs: list[FieldError]) -> None:
-        svc_type = spec.get("type", "ClusterIP")
-        wants = svc_type == "NodePort" or (svc_type == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts",
-                                                                                   True))
+    def _init_node_ports(self, spec: Obj, taken: set[int], name: str) -> None:
+        """Create (upstream initNodePorts): ports sharing a port number (53/TCP, 53/UDP) share one node port,
+        a number requested for any of them included; explicit requests are honoured even when node ports
+        are not allocated (LoadBalancer with allocateLoadBalancerNodePorts: false)."""
+        ports = spec.get("ports") or []
+        should = _allocates_node_ports(spec)
+        by_number: dict[Any, int] = {}
+        for i, port in enumerate(ports):
+            requested = port.get("nodePort") or 0
+            if not requested and not should:
+                continue
+            shared = by_number.get(port.get("port"), 0)
+            if not shared:
+                wanted = next((p.get("nodePort") for p in ports
+                               if p.get("port") == port.get("port") and p.get("nodePort")), 0)
+                got = self._claim_port(wanted, i, taken, name) if wanted else self._next_port(taken)
+                port["nodePort"] = by_number[port.get("port")] = got
+            elif not requested:
+                port["nodePort"] = shared
+            elif requested != shared:
+                self._claim_port(requested, i, taken, name)
+
+    def _update_node_ports(self, spec: Obj, old_ports: set[Any], taken: set[int], name: str) -> None:
+        """Update (upstream updateNodePorts): keep the old object's ports, claim new requests, allocate the rest."""
+        should = _allocates_node_ports(spec)
         for i, port in enumerate(spec.get("ports") or []):
             requested = port.get("nodePort") or 0
-            if not wants:
-                continue
-            if requested and requested in old_ports:
-                continue
-            try:
-                p = self.allocate_port(requested)
-            except ValueError as e:
-                errs.append(errors.invalid(f"spec.ports[{i}].nodePort", requested, str(e)))
-                continue
-            taken.add(p)
-            port["nodePort"] = p
-        if svc_type == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local" \
-                and not spec.get("healthCheckNodePort"):
-            try:
-                p = self.allocate_port(0)
-            except ValueError as e:
-                errs.append(errors.invalid("spec.healthCheckNodePort", 0, str(e)))
-                return
-            taken.add(p)
-            spec["healthCheckNodePort"] = p
+            if requested:
+                if requested not in old_ports and requested not in taken:
+                    self._claim_port(requested, i, taken, name)
+            elif should:
+                port["nodePort"] = self._next_port(taken)
+
+    def _health_check_port(self, spec: Obj, old: Obj | None, taken: set[int]) -> None:
+        """LoadBalancer + externalTrafficPolicy Local needs one; a service that already needed it keeps it."""
+        if not _needs_health_check(spec):
+            return
+        old_spec = (old or {}).get("spec") or {}
+        if old is not None and _needs_health_check(old_spec):
+            if not spec.get("healthCheckNodePort") and old_spec.get("healthCheckNodePort"):
+                spec["healthCheckNodePort"] = old_spec["healthCheckNodePort"]
+            return
+        requested = spec.get("healthCheckNodePort") or 0
+        try:
+            port = self.allocate_port(requested)
+        except ValueError as e:
+            what = f"requested HealthCheck NodePort {requested}" if requested else "a HealthCheck NodePort 0"
+            raise errors.internal_error(f"failed to allocate {what}: {e}") from None
+        taken.add(port)
+        spec["healthCheckNodePort"] = port
+
+    def _claim_port(self, requested: int, index: int, taken: set[int], name: str) -> int:
+        try:
+            port = self.allocate_port(requested)
+        except ValueError as e:
+            raise errors.invalid_error("Service", "", name, [
+                errors.invalid(f"spec.ports[{index}].nodePort", requested, str(e))]) from None
+        taken.add(port)
+        return port
+
+    def _next_port(self, taken: set[int]) -> int:
+        try:
+            port = self.allocate_port(0)
+        except ValueError as e:
+            raise errors.internal_error(f"failed to allocate a nodePort: {e}") from None
+        taken.add(port)
+        return port
+
+
+def _allocates_node_ports(spec: Obj) -> bool:
+    kind = spec.get("type", "ClusterIP")
+    return kind == "NodePort" or (kind == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True)
+                                  is not False)
+
+
+def _needs_health_check(spec: Obj) -> bool:
+    return spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"

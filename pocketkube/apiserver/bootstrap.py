@@ -9,6 +9,7 @@ reconciled to the current address, so restarts are idempotent.
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,7 @@ async def _ensure(server: APIServer, group: str, plural: str, obj: dict[str, Any
     resource = server.scheme.get(group, "v1", plural)
     assert resource is not None
     store = server.store_for(resource)
+    obj = copy.deepcopy(obj)  # the store fills in metadata; module-level templates must stay pristine
     ns = obj["metadata"].get("namespace", "")
     ctx = RequestContext(field_manager=MANAGER, field_validation="Strict", trusted=True)
     try:

@@ -7,12 +7,15 @@ Theory of operation (upstream Store.Delete + rest.BeforeDelete):
    the grace period.
 3. The propagation policy becomes the garbage collector's finalizers (`orphan`,
    `foregroundDeletion`); an object with any finalizer is only marked
-   (deletionTimestamp, deletionGracePeriodSeconds 0) and removed later, when an
-   update drops its last finalizer (store.should_delete_during_update).
+   (deletionTimestamp, deletionGracePeriodSeconds 0, generation bumped the first
+   time: upstream markAsDeleting) and removed later, when an update drops its
+   last finalizer (store.should_delete_during_update).
 4. Otherwise the key is deleted and the answer is either the deleted object or a
    Success Status, per the strategy.
-Namespaces hold their own `spec.finalizers`: deleting one sets phase Terminating
-and leaves the rest to the namespace controller.
+Namespaces follow their own REST: the first delete only sets deletionTimestamp
+(no grace period) and phase Terminating, leaving the rest to the namespace
+controller; a later delete is a 409 while `spec.finalizers` remain, else an
+ordinary delete.
 """
 
 from __future__ import annotations
@@ -69,16 +72,31 @@ class DeleteOptions:
 
 
 def _check_preconditions(store: ResourceStore, obj: Obj, opts: DeleteOptions) -> None:
+    """rest.BeforeDelete's checks (Conflict on the kind, as upstream words it); namespaces use their REST's."""
     m = obj["metadata"]
-    name = m["name"]
-    if opts.precondition_uid is not None and opts.precondition_uid != m.get("uid"):
-        raise errors.conflict(store.resource.plural, store.resource.group, name,
-                              f"Precondition failed: UID in precondition: {opts.precondition_uid}, "
-                              f"UID in object meta: {m.get('uid')}")
-    if opts.precondition_rv is not None and opts.precondition_rv != m.get("resourceVersion"):
-        raise errors.conflict(store.resource.plural, store.resource.group, name,
-                              f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv}, "
-                              f"ResourceVersion in object meta: {m.get('resourceVersion')}")
+    name, uid, rv = m["name"], m.get("uid", ""), m.get("resourceVersion", "")
+    r = store.resource
+    if _is_namespace(store):
+        if opts.precondition_uid is not None and opts.precondition_uid != uid:
+            raise errors.conflict(r.plural, r.group, name, f"Precondition failed: UID in precondition: "
+                                                           f"{opts.precondition_uid}, UID in object meta: {uid}")
+        if opts.precondition_rv is not None and opts.precondition_rv != rv:
+            raise errors.conflict(r.plural, r.group, name,
+                                  f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv}, "
+                                  f"ResourceVersion in object meta: {rv}")
+        return
+    if opts.precondition_uid is not None and opts.precondition_uid != uid:
+        raise errors.conflict(r.kind, r.group, name, f"the UID in the precondition ({opts.precondition_uid}) does "
+                                                     f"not match the UID in record ({uid}). The object might have "
+                                                     "been deleted and then recreated")
+    if opts.precondition_rv is not None and opts.precondition_rv != rv:
+        raise errors.conflict(r.kind, r.group, name, f"the ResourceVersion in the precondition "
+                                                     f"({opts.precondition_rv}) does not match the ResourceVersion "
+                                                     f"in record ({rv}). The object might have been modified")
+
+
+def _is_namespace(store: ResourceStore) -> bool:
+    return (store.resource.plural, store.resource.group) == ("namespaces", "")
 
 
 def _gc_finalizers(finalizers: list[str], policy: str | None) -> list[str]:
@@ -117,17 +135,52 @@ def _mark(store: ResourceStore, obj: Obj, opts: DeleteOptions, ctx: RequestConte
             m["finalizers"] = finalizers
         else:
             m.pop("finalizers", None)
-    if (store.resource.plural, store.resource.group) == ("namespaces", "") and \
-            (obj.get("spec") or {}).get("finalizers"):
-        finalizers = finalizers or ["spec"]  # hold the object while spec.finalizers remain
-        if obj.setdefault("status", {}).get("phase") != "Terminating":
-            obj["status"]["phase"] = "Terminating"
-            changed = True
-    if finalizers and "deletionTimestamp" not in m:
-        m["deletionTimestamp"] = ctx.timestamp()
-        m["deletionGracePeriodSeconds"] = 0
-        changed = True
+    if finalizers and not graceful:
+        changed = _mark_as_deleting(m, ctx) or changed
     return bool(finalizers) or graceful, changed
+
+
+def _mark_as_deleting(m: Obj, ctx: RequestContext) -> bool:
+    """Upstream markAsDeleting: finalizers hold a non-graceful delete. The first mark bumps a tracked
+    generation; a deletionTimestamp in the future moves to now; the grace period is 0."""
+    before = (m.get("deletionTimestamp"), m.get("deletionGracePeriodSeconds"), m.get("generation"))
+    now = ctx.timestamp()
+    if "deletionTimestamp" not in m:
+        if m.get("generation"):
+            m["generation"] += 1
+        m["deletionTimestamp"] = now
+    elif m["deletionTimestamp"] > now:
+        m["deletionTimestamp"] = now
+    m["deletionGracePeriodSeconds"] = 0
+    return before != (m.get("deletionTimestamp"), m.get("deletionGracePeriodSeconds"), m.get("generation"))
+
+
+def _mark_namespace(obj: Obj, opts: DeleteOptions, ctx: RequestContext) -> None:
+    """The namespace REST's first delete: deletionTimestamp (no grace period), phase Terminating and the
+    garbage collector's finalizers; the namespace controller takes it from there."""
+    m = obj["metadata"]
+    m["deletionTimestamp"] = ctx.timestamp()
+    obj.setdefault("status", {})["phase"] = "Terminating"
+    finalizers = _gc_finalizers(m.get("finalizers") or [], opts.propagation)
+    if finalizers:
+        m["finalizers"] = finalizers
+    else:
+        m.pop("finalizers", None)
+
+
+NAMESPACE_NOT_EMPTY = ("The system is ensuring all content is removed from this namespace.  Upon completion, this "
+                       "namespace will automatically be purged by the system.")
+
+
+def _mark_for_delete(store: ResourceStore, obj: Obj, opts: DeleteOptions, ctx: RequestContext) -> tuple[bool, bool]:
+    """Returns (keep_object, changed); namespaces first go Terminating, then wait for spec.finalizers."""
+    if _is_namespace(store):
+        if "deletionTimestamp" not in obj["metadata"]:
+            _mark_namespace(obj, opts, ctx)
+            return True, True
+        if (obj.get("spec") or {}).get("finalizers"):
+            raise errors.conflict("namespaces", "", obj["metadata"]["name"], NAMESPACE_NOT_EMPTY)
+    return _mark(store, obj, opts, ctx)
 
 
 async def delete(store: ResourceStore, namespace: str, name: str, opts: DeleteOptions,
@@ -140,7 +193,7 @@ async def delete(store: ResourceStore, namespace: str, name: str, opts: DeleteOp
             raise store.not_found(name)
         obj = entry.copy()
         _check_preconditions(store, obj, opts)
-        keep, changed = _mark(store, obj, opts, ctx)
+        keep, changed = _mark_for_delete(store, obj, opts, ctx)
         try:
             if keep:
                 return await _persist_mark(store, entry, obj, changed, opts), 200

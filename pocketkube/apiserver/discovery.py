@@ -9,13 +9,14 @@ the cache (`auth can-i`, `drain`).
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 from typing import Any
 
 import orjson
 
-from pocketkube.api.scheme import Resource, Scheme, Subresource
+from pocketkube.api.scheme import SCHEME, Resource, Scheme, Subresource
 
 AGGREGATED_CT = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 AGGREGATED_BETA_CT = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
@@ -35,9 +36,11 @@ def wants_aggregated(accept: str | None) -> str:
     return ""
 
 
-def storage_version_hash(r: Resource) -> str:
-    h = hashlib.sha256(f"{r.group}/{r.version}/{r.kind}".encode()).digest()
-    import base64
+def storage_version_hash(r: Resource, scheme: Scheme | None = None) -> str:
+    """discovery.StorageVersionHash of the version `r` is *stored* as (events.k8s.io/v1 Events hash as
+    core/v1, autoscaling/v1 HPAs as v2): base64 of the first 8 bytes of sha256("group/version/kind")."""
+    stored = (scheme or SCHEME).storage_version(r)
+    h = hashlib.sha256(f"{stored.group}/{stored.version}/{stored.kind}".encode()).digest()
     return base64.b64encode(h[:8]).decode()
 
 
@@ -55,7 +58,7 @@ def legacy_resource_list(scheme: Scheme, group: str, version: str) -> dict[str, 
         if r.categories:
             entry["categories"] = list(r.categories)
         if r.stored:
-            entry["storageVersionHash"] = storage_version_hash(r)
+            entry["storageVersionHash"] = storage_version_hash(r, scheme)
         resources.append(entry)
         for s in r.subresources:
             sg, sv = _sub_group_version(r, s)

@@ -39,7 +39,7 @@ def list_options(query: dict[str, str]) -> ListOptions:
     try:
         lsel = labels.parse_label_selector(query.get("labelSelector", ""))
     except labels.SelectorError as e:
-        raise errors.bad_request(f"unable to parse requirement: {e}") from None
+        raise errors.bad_request(f"unable to parse requirement: {e}" if e.in_requirement else str(e)) from None
     try:
         fsel = labels.parse_field_selector(query.get("fieldSelector", ""))
     except labels.SelectorError as e:

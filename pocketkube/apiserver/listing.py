@@ -12,8 +12,9 @@ Continue tokens have upstream's shape: base64url of {"v","rv","start"}.
 from __future__ import annotations
 
 import base64
+import posixpath
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -37,16 +38,76 @@ def encode_continue(revision: int, start_after: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_INVALID = "continue key is not valid"
+_B64URL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_TOKEN_FIELDS = {"v": "string", "rv": "int64", "start": "string"}
+
+
 def decode_continue(token: str) -> tuple[int, str]:
+    """storage.DecodeContinue: (revision, start key below the collection prefix, without its trailing NUL)."""
+    data = _token_json(_raw_url_b64(token))
+    rev, start, version = data.get("rv") or 0, data.get("start") or "", data.get("v") or ""
+    if version != "meta.k8s.io/v1":
+        raise errors.bad_request(f"{_INVALID}: server does not recognize this encoded version {version}")
+    if rev == 0:
+        raise errors.bad_request(f"{_INVALID}: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    if not start:
+        raise errors.bad_request(f"{_INVALID}: encoded start key empty (version meta.k8s.io/v1)")
+    key = start if start.startswith("/") else "/" + start
+    cleaned = posixpath.normpath(key)
+    if cleaned.startswith("//"):  # Go's path.Clean keeps one leading slash where POSIX keeps two
+        cleaned = "/" + cleaned.lstrip("/")
+    if cleaned != key:  # path traversal ("..", "//", trailing "/"): refused, as upstream
+        raise errors.bad_request(f"{_INVALID}: {start}")
+    return rev, cleaned[1:].rstrip("\x00")
+
+
+def _raw_url_b64(token: str) -> bytes:
+    """base64.RawURLEncoding: no padding; Go reports the first bad byte (\\r and \\n are skipped)."""
+    data = token.encode()
+    kept = 0
+    for i, c in enumerate(data):
+        if c in b"\r\n":
+            continue
+        if c not in _B64URL:
+            raise errors.bad_request(f"{_INVALID}: illegal base64 data at input byte {i}")
+        kept += 1
+    if kept % 4 == 1:
+        raise errors.bad_request(f"{_INVALID}: illegal base64 data at input byte {len(data) - 1}")
+    clean = data.replace(b"\r", b"").replace(b"\n", b"")
+    return base64.urlsafe_b64decode(clean + b"=" * (-len(clean) % 4))
+
+
+def _token_json(raw: bytes) -> dict[str, Any]:
+    """The token's JSON with Go's json.Unmarshal type errors for continueToken {v, rv, start}."""
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = orjson.loads(raw)
-        rev, start = int(data["rv"]), str(data["start"])
-    except (ValueError, KeyError, TypeError):
-        raise errors.bad_request("continue key is not valid: illegal base64 data") from None
-    if data.get("v") != "meta.k8s.io/v1" or ".." in start or start.startswith("/"):
-        raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion")
-    return rev, start.rstrip("\x00")
+    except orjson.JSONDecodeError:
+        raise errors.bad_request(f"{_INVALID}: " + ("unexpected end of JSON input" if not raw.strip()
+                                                    else "invalid JSON")) from None
+    if not isinstance(data, dict):
+        if data is None:
+            return {}
+        raise errors.bad_request(f"{_INVALID}: json: cannot unmarshal {_json_kind(data)} into Go value of type "
+                                 "storage.continueToken")
+    for name, go_type in _TOKEN_FIELDS.items():
+        v = data.get(name)
+        ok = v is None or (isinstance(v, int) and not isinstance(v, bool) if go_type == "int64"
+                           else isinstance(v, str))
+        if not ok:
+            raise errors.bad_request(f"{_INVALID}: json: cannot unmarshal {_json_kind(v)} into Go struct field "
+                                     f"continueToken.{name} of type {go_type}")
+    return data
+
+
+def _json_kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int | float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return "array" if isinstance(v, list) else "object" if isinstance(v, dict) else "value"
 
 
 async def list_entries(store: ResourceStore, namespace: str, opts: ListOptions) -> tuple[list[Entry], int, str]:

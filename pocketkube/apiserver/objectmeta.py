@@ -80,8 +80,12 @@ def carry_over_meta(new: Obj, old: Obj) -> None:
         else:
             nm.pop(k, None)
     nm.pop("selfLink", None)
-    if "generation" in om:
+    # rest.BeforeUpdate sets the generation to the stored one, 0 (absent) included; strategies that track
+    # generation bump it afterwards.
+    if om.get("generation"):
         nm["generation"] = om["generation"]
+    else:
+        nm.pop("generation", None)
 
 
 def check_uid_precondition(new: Obj, old: Obj, resource: Resource, name: str) -> None:

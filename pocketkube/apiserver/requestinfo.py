@@ -7,8 +7,10 @@ Theory of operation: resource URLs have the shapes
     /apis/<group>/<version>/... (same tails)
 
 and the verb follows from the method plus whether a name is present and whether
-`watch=true` was asked. `/api/v1/namespaces/<ns>` addresses the namespace object
-itself. Everything else (/version, /healthz, /openapi/...) is a non-resource
+a watch was asked: a GET without a name is a watch when `watch` is anything but
+`0`/`false` (any case), as upstream's query bool conversion reads it; the legacy
+`/api/v1/watch/...` prefix makes any request a watch. `/api/v1/namespaces/<ns>`
+addresses the namespace object itself. Everything else (/version, /healthz, /openapi/...) is a non-resource
 request. The result feeds routing, authorization and metrics labels.
 """
 
@@ -52,6 +54,11 @@ def parse(method: str, path: str, query: dict[str, str]) -> RequestInfo:
         if len(parts) < 4:
             return non_resource
         group, version, rest = parts[1], parts[2], parts[3:]
+    watch_prefix = rest[0] == "watch"
+    if watch_prefix:
+        if len(rest) < 2:
+            return non_resource
+        rest = rest[1:]
     namespace = ""
     if rest[0] == "namespaces" and len(rest) > 1:
         namespace = rest[1]
@@ -62,11 +69,14 @@ def parse(method: str, path: str, query: dict[str, str]) -> RequestInfo:
     name = rest[1] if len(rest) > 1 else ""
     subresource = rest[2] if len(rest) > 2 else ""
     tail = tuple(rest[3:])
-    verb = base_verb
-    if base_verb == "get" and not name:
-        verb = "list"
-    if query.get("watch") in ("true", "1") and verb in ("get", "list"):
-        verb = "watch"
-    if base_verb == "delete" and not name:
+    verb = "watch" if watch_prefix else base_verb
+    if verb == "get" and not name:
+        verb = "watch" if _query_bool(query.get("watch")) else "list"
+    if verb == "delete" and not name:
         verb = "deletecollection"
     return RequestInfo(True, path, verb, prefix, group, version, namespace, resource, name, subresource, tail)
+
+
+def _query_bool(value: str | None) -> bool:
+    """metav1's []string -> bool conversion: absent is false, "0" and "false" (any case) are false, all else true."""
+    return value is not None and value != "0" and value.lower() != "false"

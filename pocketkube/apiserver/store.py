@@ -304,6 +304,6 @@ class ResourceStore:
     def should_delete_during_update(new: Obj, old: Obj) -> bool:
         """The last finalizer is gone from an object whose deletion has no grace left."""
         nm, om = new["metadata"], old["metadata"]
-        return (not nm.get("finalizers") and "deletionTimestamp" in nm
-                and om.get("deletionGracePeriodSeconds") == 0
+        return (not nm.get("finalizers") and "deletionTimestamp" in om
+                and not om.get("deletionGracePeriodSeconds")  # none (a namespace) or 0
                 and not (new.get("spec") or {}).get("finalizers"))  # namespaces hold on spec.finalizers

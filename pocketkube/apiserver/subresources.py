@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from pocketkube.api import labels
+from pocketkube.api import labels, structural
 from pocketkube.api.scheme import Resource
 from pocketkube.apiserver import codec, deletion, patching, responses
 from pocketkube.apiserver.context import RequestContext
@@ -108,7 +108,12 @@ class Subresources:
                 scale = patching.apply_patch(_ScaleNode(store), scale, patch_type, body)  # type: ignore[arg-type]
             else:
                 scale = body
-            replicas = _replicas(scale, name, store)
+            try:
+                replicas = _replicas(scale, name, store)
+            except errors.StatusError as e:
+                if verb == "patch" or e.code != 400:
+                    raise
+                raise errors.bad_request(f'Scale in version "v1" cannot be handled as a Scale: {e.message}') from None
             obj = current.copy()
             obj.setdefault("spec", {})["replicas"] = replicas
             return obj
@@ -188,11 +193,18 @@ class _ScaleNode:
         self.node = schema.get_schema().root("io.k8s.api.autoscaling.v1.Scale")
 
 
+_SCALE = "io.k8s.api.autoscaling.v1.Scale"
+
+
 def _replicas(scale: Any, name: str, store: ResourceStore) -> int:
-    replicas = ((scale or {}).get("spec") or {}).get("replicas", 0)
-    if isinstance(replicas, bool) or not isinstance(replicas, int):
-        raise errors.bad_request(f"json: cannot unmarshal {type(replicas).__name__} into Go struct field "
-                                 f"ScaleSpec.spec.replicas of type int32")
+    """spec.replicas of a Scale body, type-checked as Go decodes it (int32; "json: cannot unmarshal ...")."""
+    replicas = ((scale or {}).get("spec") or {}).get("replicas")
+    probe: dict[str, Any] = {"spec": {"replicas": 0 if replicas is None else replicas}}
+    try:
+        structural.decode(probe, _SCALE)
+    except structural.TypeMismatch as e:
+        raise errors.bad_request(str(e)) from None
+    replicas = probe["spec"]["replicas"]
     if replicas < 0:
         raise errors.invalid_error("Scale", "autoscaling", name, [
             errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")])

@@ -15,6 +15,7 @@ from typing import Any
 from pocketkube.api.scheme import Resource
 from pocketkube.apiserver import printers
 from pocketkube.machinery import errors
+from pocketkube.machinery.fieldpath import go_quote
 
 Obj = dict[str, Any]
 INCLUDE_VALUES = ("", "Metadata", "Object", "None")
@@ -22,7 +23,7 @@ INCLUDE_VALUES = ("", "Metadata", "Object", "None")
 
 def check_include(value: str) -> str:
     if value not in INCLUDE_VALUES:
-        raise errors.bad_request(f"unrecognized includeObject value: {value!r}")
+        raise errors.bad_request(f"unrecognized includeObject value: {go_quote(value)}")
     return value or "Metadata"
 
 

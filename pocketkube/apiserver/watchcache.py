@@ -69,6 +69,18 @@ class Change:
     prev: Entry | None
     revision: int
     at: float = 0.0
+    # The DELETED entry for watchers the object stops matching, built once for them all.
+    _left: Entry | None = field(default=None, compare=False, repr=False)
+
+    def left_entry(self) -> Entry:
+        """Upstream's event for an object leaving a watcher's filter: DELETED carrying the previous
+        content, at this change's resourceVersion."""
+        if self._left is None:
+            assert self.prev is not None
+            obj = dict(self.prev.obj)
+            obj["metadata"] = {**(obj.get("metadata") or {}), "resourceVersion": str(self.revision)}
+            self._left = Entry(self.prev.key, obj, self.revision)
+        return self._left
 
 
 def decode_entry(key: str, value: bytes, revision: int) -> Entry:
@@ -98,9 +110,7 @@ class Watcher:
         elif new_ok:
             self._put(("ADDED", change.entry))
         elif old_ok:
-            assert change.prev is not None
-            gone = Entry(change.entry.key, change.entry.obj, change.revision, change.entry._raw)
-            self._put(("DELETED", gone))
+            self._put(("DELETED", change.left_entry()))
 
     def _put(self, item: tuple[str, Entry]) -> None:
         if self.queue.qsize() >= WATCHER_QUEUE_LIMIT:

@@ -31,6 +31,8 @@ SERVING_IPS = ("127.0.0.1", "10.96.0.1", "::1")
 COMPONENT_IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "controller-manager": ("system:kube-controller-manager", ()),
     "scheduler": ("system:kube-scheduler", ()),
+    # One identity for the process that hosts every simulated node (bound to ClusterRole system:node).
+    "node-agent": ("system:node-agent", ("system:nodes",)),
 }
 
 
@@ -55,6 +57,7 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
                              serialization.NoEncryption())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
+        os.fchmod(fd, 0o600)  # the mode above applies only to a new file; an old key may have been readable
         f.write(data)
 
 

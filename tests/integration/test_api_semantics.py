@@ -85,7 +85,7 @@ def test_events_both_apis_and_autoscale(cluster: Cluster, ns: str) -> None:
         "apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"},
         "involvedObject": {"kind": "Pod", "name": "p", "namespace": ns}, "reason": "Tested",
         "message": "hello", "type": "Normal", "source": {"component": "tester"},
-        "eventTime": "2026-11-22T01:00:00.000000Z", "action": "Testing", "reportingComponent": "tester",
+        "eventTime": "2026-11-22T01:00:00.123456Z", "action": "Testing", "reportingComponent": "tester",
         "reportingInstance": "tester-1"})
     events_v1 = client.EventsV1Api(cluster.api_client())
     ev = events_v1.read_namespaced_event("e1", ns)

@@ -81,8 +81,6 @@ def test_number_field() -> None:
     assert "of type float64" in str(mismatch({"maximum": "1"}, crd))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Go reports the package of non-v1 types (v2.HorizontalPodAutoscalerSpec); "
-                                       "_go_type always prints 'v1.'")
 def test_go_type_name_uses_the_definition_package() -> None:
     assert str(mismatch({"spec": 5}, HPA2)) == (
         "json: cannot unmarshal number into Go struct field HorizontalPodAutoscaler.spec of type "
@@ -122,9 +120,6 @@ def test_integral_float_becomes_int_and_fraction_is_rejected() -> None:
     assert mismatch({"spec": {"replicas": 1.5}}).path == "spec.replicas"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Go's UnmarshalTypeError names a number that does not fit the integer "
-                                       "field with its literal ('number 1.5', 'number 2147483648'); pocketkube "
-                                       "prints only 'number'")
 @pytest.mark.parametrize("value,literal", [(1.5, "1.5"), (2**31, "2147483648")])
 def test_bad_integer_message_includes_the_literal(value: float, literal: str) -> None:
     assert str(mismatch({"spec": {"replicas": value}})) == (
@@ -196,8 +191,6 @@ def test_null_fields_are_dropped_and_null_items_become_zero_values() -> None:
         {"name": "c", "args": ["", "x"], "env": [{}]}]}}}}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a null Quantity in a map (resources.limits.cpu: null) decodes to the "
-                                       "zero Quantity upstream, serialised as \"0\"; pocketkube leaves None in place")
 def test_null_quantity_in_map_is_zero() -> None:
     obj = container(resources={"limits": {"cpu": None}})
     structural.decode(obj, DEPLOYMENT)
@@ -241,7 +234,8 @@ def test_time_normalised_to_utc_seconds(raw: str, normalised: str) -> None:
 
 @pytest.mark.parametrize("raw,normalised", [
     ("2024-01-01T10:00:00.123456Z", "2024-01-01T10:00:00.123456Z"),
-    ("2024-01-01T00:00:00.5+01:00", "2023-12-31T23:00:00.500000Z"),
+    ("2024-01-01T00:00:00.500000+01:00", "2023-12-31T23:00:00.500000Z"),
+    ("2024-01-01T00:00:00,000001Z", "2024-01-01T00:00:00.000001Z"),
 ])
 def test_microtime_normalised_to_utc_microseconds(raw: str, normalised: str) -> None:
     obj: dict[str, Any] = {"spec": {"renewTime": raw, "acquireTime": raw}}
@@ -257,18 +251,34 @@ def test_bad_time() -> None:
     assert "of type v1.MicroTime" in str(mismatch({"spec": {"renewTime": 5}}, LEASE))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Go's time.ParseError names the failing element: "
-                                       "'... cannot parse \"garbage\" as \"2006\"'; pocketkube stops at 'cannot parse'")
 def test_bad_time_message_matches_go() -> None:
     assert str(mismatch({"metadata": {"creationTimestamp": "garbage"}})) == (
         'parsing time "garbage" as "2006-01-02T15:04:05Z07:00": cannot parse "garbage" as "2006"')
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: metav1.Time parses with time.RFC3339 only; Python's fromisoformat "
-                                       "also accepts a date alone or a time without zone (taken as UTC)")
 @pytest.mark.parametrize("raw", ["2024-01-01", "2024-01-01T10:00:00", "2024-01-01 10:00:00Z"])
 def test_time_requires_rfc3339(raw: str) -> None:
     mismatch({"metadata": {"creationTimestamp": raw}})
+
+
+@pytest.mark.parametrize("raw,message", [
+    # metav1.MicroTime parses with "2006-01-02T15:04:05.000000Z07:00": exactly six fraction digits.
+    ("2024-01-01T10:00:00Z", 'cannot parse "Z" as ".000000"'),
+    ("2024-01-01T00:00:00.5+01:00", 'cannot parse "0" as ".000000"'),
+    ("2024-01-01T10:00:00.1234567Z", 'cannot parse "7Z" as "Z07:00"'),
+])
+def test_microtime_requires_six_fraction_digits(raw: str, message: str) -> None:
+    assert str(mismatch({"spec": {"renewTime": raw}}, LEASE)) == (
+        f'parsing time "{raw}" as "2006-01-02T15:04:05.000000Z07:00": {message}')
+
+
+@pytest.mark.parametrize("raw,message", [
+    ("2024-01-01T25:00:00Z", "hour out of range"),
+    ("2024-02-30T10:00:00Z", "day out of range"),
+    ("2024-01-01T10:00:00ZX", 'extra text: "X"'),
+])
+def test_time_range_errors(raw: str, message: str) -> None:
+    assert str(mismatch({"metadata": {"creationTimestamp": raw}})) == f'parsing time "{raw}": {message}'
 
 
 # --- base64 (format: byte) ---------------------------------------------------------------------------
@@ -284,17 +294,21 @@ def test_base64_fields() -> None:
     assert mismatch({"data": {"a": "aGVsbG8"}}, SECRET).path == "data[a]"  # missing padding
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Go's base64 decoder reports the offset of the first bad byte "
-                                       "(CorruptInputError); pocketkube always says 'input byte 0'")
 def test_base64_error_offset() -> None:
     assert str(mismatch({"data": {"a": "YWJj!"}}, SECRET)) == "illegal base64 data at input byte 4"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Go's base64 decoder skips \\r and \\n (line-wrapped output of "
-                                       "`base64`), so upstream accepts them in []byte fields; pocketkube rejects")
 def test_base64_with_line_breaks_is_accepted() -> None:
-    obj: dict[str, Any] = {"data": {"a": "aGVsbG8g\nd29ybGQ="}}
+    obj: dict[str, Any] = {"data": {"a": "aGVsbG8g\nd29ybGQ=", "b": "YR=="}}
     structural.decode(obj, SECRET)
+    # The stored value is the []byte encoded again: no line breaks, canonical padding bits.
+    assert obj["data"] == {"a": "aGVsbG8gd29ybGQ=", "b": "YQ=="}
+
+
+@pytest.mark.parametrize("raw,offset", [("aGVsbG8", 4), ("YW=j", 2), ("YWJjZA=", 7), ("YWJjZA==YQ==", 8),
+                                        ("YQ==\nYQ==", 5)])
+def test_base64_error_offsets_match_go(raw: str, offset: int) -> None:
+    assert str(mismatch({"data": {"a": raw}}, SECRET)) == f"illegal base64 data at input byte {offset}"
 
 
 # --- defaults ----------------------------------------------------------------------------------------
@@ -361,11 +375,25 @@ def test_defaults_tolerate_wrong_shapes_left_by_free_form_values() -> None:
     assert obj["spec"]["template"] is None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: upstream decodes into Go structs whose optional maps and slices are "
-                                       "`omitempty`, so an empty {} / [] sent by a client is gone from the stored "
-                                       "and returned object (labels: {}, finalizers: [], data: {}, selector: {}); "
-                                       "pocketkube keeps them (and records them in managedFields)")
 def test_empty_optional_maps_and_lists_are_dropped() -> None:
     obj: dict[str, Any] = {"metadata": {"name": "e", "labels": {}, "finalizers": []}, "data": {}}
     structural.decode(obj, CONFIGMAP)
     assert obj == {"metadata": {"name": "e"}}
+
+
+def test_empty_values_that_are_not_omitempty_are_kept() -> None:
+    # containers is not omitempty; selector is a pointer (so {} stays) whose matchLabels is omitempty;
+    # managedFields: [] is a reset request the field manager must still see.
+    obj: dict[str, Any] = {"metadata": {"managedFields": [], "annotations": {}},
+                           "spec": {"selector": {"matchLabels": {}}, "template": {"spec": {
+                               "containers": [], "volumes": [], "nodeSelector": {}}}}}
+    structural.decode(obj, DEPLOYMENT)
+    assert obj == {"metadata": {"managedFields": []},
+                   "spec": {"selector": {}, "template": {"spec": {"containers": []}}}}
+
+
+def test_empty_fields_of_inline_structs_are_dropped() -> None:
+    # admissionregistration Rule is inline in RuleWithOperations; apiGroups is omitempty there.
+    obj: dict[str, Any] = {"webhooks": [{"name": "w", "rules": [{"apiGroups": [], "operations": ["CREATE"]}]}]}
+    structural.decode(obj, "io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration")
+    assert obj["webhooks"][0]["rules"] == [{"operations": ["CREATE"]}]

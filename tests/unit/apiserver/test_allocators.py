@@ -134,7 +134,8 @@ def test_node_port_and_load_balancer_services() -> None:
     assert "nodePort" not in no_ports["spec"]["ports"][0]
 
 
-def test_errors_are_aggregated_and_roll_back() -> None:
+def test_first_error_ends_the_request_and_rolls_back() -> None:
+    # Upstream allocates cluster IPs, then node ports, and returns the first failure (no aggregate).
     a = alloc()
     a.allocate_ip("10.96.0.10")
     a.allocate_port(30080)
@@ -143,14 +144,50 @@ def test_errors_are_aggregated_and_roll_back() -> None:
     with pytest.raises(StatusError) as e:
         a.assign(s, None)
     assert (e.value.code, e.value.reason) == (422, "Invalid")
-    assert e.value.message == (
-        'Service "bad" is invalid: [spec.clusterIPs: Invalid value: []string{"10.96.0.10"}: failed to allocate IP '
-        '10.96.0.10: provided IP is already allocated, spec.ports[1].nodePort: Invalid value: 30080: provided port is '
-        'already allocated, spec.ports[2].nodePort: Invalid value: 1: provided port is not in the valid range. The '
-        'range of valid ports is 30000-32767]')
-    assert [c["field"] for c in e.value.details["causes"]] == [  # type: ignore[index]
-        "spec.clusterIPs", "spec.ports[1].nodePort", "spec.ports[2].nodePort"]
-    assert (a.used_ips, a.used_ports) == ({"10.96.0.10"}, {30080})  # the port taken for ports[0] was given back
+    assert e.value.message == ('Service "bad" is invalid: spec.clusterIPs: Invalid value: []string{"10.96.0.10"}: '
+                               'failed to allocate IP 10.96.0.10: provided IP is already allocated')
+    s = svc("bad", type="NodePort", ports=[{"port": 80}, {"port": 81, "nodePort": 30080}, {"port": 82, "nodePort": 1}])
+    with pytest.raises(StatusError) as e:
+        a.assign(s, None)
+    assert e.value.message == ('Service "bad" is invalid: spec.ports[1].nodePort: Invalid value: 30080: provided '
+                               'port is already allocated')
+    assert [c["field"] for c in e.value.details["causes"]] == ["spec.ports[1].nodePort"]  # type: ignore[index]
+    assert (a.used_ips, a.used_ports) == ({"10.96.0.10"}, {30080})  # the IP and port taken before were given back
+
+
+def test_full_node_port_range_is_an_internal_error() -> None:
+    a = alloc(ports=(30000, 30000))
+    a.allocate_port(30000)
+    with pytest.raises(StatusError) as e:
+        a.assign(svc(type="NodePort", ports=[{"port": 80}]), None)
+    assert (e.value.code, e.value.message) == (500, "Internal error occurred: failed to allocate a nodePort: "
+                                                    "range is full")
+    assert a.used_ips == set()
+
+
+def test_requested_health_check_node_port_is_reserved() -> None:
+    a = alloc()
+    lb = svc("lb", type="LoadBalancer", externalTrafficPolicy="Local", healthCheckNodePort=30999,
+             ports=[{"port": 80}])
+    _, ports = a.assign(lb, None)
+    assert 30999 in ports and 30999 in a.used_ports
+    again = svc("lb2", type="LoadBalancer", externalTrafficPolicy="Local", healthCheckNodePort=30999,
+                ports=[{"port": 80}])
+    with pytest.raises(StatusError) as e:
+        a.assign(again, None)
+    assert (e.value.code, e.value.message) == (500, "Internal error occurred: failed to allocate requested "
+                                                    "HealthCheck NodePort 30999: provided port is already allocated")
+
+
+def test_update_does_not_share_node_ports() -> None:
+    # Only creation (initNodePorts) gives ports with one port number one node port; updates allocate each.
+    a = alloc()
+    old = svc("dns", type="ClusterIP", ports=[{"name": "udp", "port": 53, "protocol": "UDP"}])
+    a.assign(old, None)
+    new = svc("dns", type="NodePort", clusterIP=old["spec"]["clusterIP"],
+              ports=[{"name": "udp", "port": 53, "protocol": "UDP"}, {"name": "tcp", "port": 53, "protocol": "TCP"}])
+    a.assign(new, old)
+    assert new["spec"]["ports"][0]["nodePort"] != new["spec"]["ports"][1]["nodePort"]
 
 
 def test_update_keeps_what_the_old_object_held() -> None:
@@ -181,19 +218,20 @@ def test_load_and_held_by() -> None:
     assert (a.used_ips, a.used_ports) == (set(), set())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: upstream initNodePorts gives ports that share a port number (e.g. 53/TCP "
-                                       "and 53/UDP) one node port; pocketkube allocates a different one for each")
 def test_same_port_number_shares_a_node_port() -> None:
     a = alloc()
     dns = svc("dns", type="NodePort", ports=[{"name": "udp", "port": 53, "protocol": "UDP"},
                                              {"name": "tcp", "port": 53, "protocol": "TCP"}])
     a.assign(dns, None)
     assert dns["spec"]["ports"][0]["nodePort"] == dns["spec"]["ports"][1]["nodePort"]
+    # A node port requested for either of them is the one both get.
+    both = svc("dns2", type="NodePort", ports=[{"name": "udp", "port": 53, "protocol": "UDP"},
+                                               {"name": "tcp", "port": 53, "protocol": "TCP", "nodePort": 30053}])
+    _, ports = a.assign(both, None)
+    assert [p["nodePort"] for p in both["spec"]["ports"]] == [30053, 30053]
+    assert ports == {30053}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with allocateLoadBalancerNodePorts=false upstream still allocates node "
-                                       "ports the client asked for explicitly ('respect specific requests'); "
-                                       "pocketkube skips them, so the port is never reserved")
 def test_explicit_node_port_is_reserved_without_lb_allocation() -> None:
     a = alloc()
     lb = svc("lb", type="LoadBalancer", allocateLoadBalancerNodePorts=False, ports=[{"port": 80, "nodePort": 30080}])

@@ -42,13 +42,40 @@ def test_yaml_accepts_json() -> None:
     assert codec.decode_body("application/apply-patch+yaml", b'{"a": [1, 2]}') == {"a": [1, 2]}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: upstream converts YAML with yaml.v2 semantics, which keep "
-                                       "timestamp-looking scalars as strings; PyYAML's SafeLoader turns them into "
-                                       "date/datetime objects (a ConfigMap value then fails to decode, and apply "
-                                       "bodies get re-serialised as '...+00:00')")
 def test_yaml_timestamps_stay_strings() -> None:
     assert codec.decode_body("application/yaml", b"data:\n  day: 2024-01-01\n  at: 2024-01-01T10:00:00Z\n") == {
         "data": {"day": "2024-01-01", "at": "2024-01-01T10:00:00Z"}}
+    assert codec.decode_body("application/yaml", b"a: !!timestamp 2024-01-01\n") == {"a": "2024-01-01"}
+
+
+# Expected values are what sigs.k8s.io/yaml v1.4.0's YAMLToJSON (go-yaml v2) gives, re-read as JSON.
+@pytest.mark.parametrize("text,value", [
+    ("y", True), ("Y", True), ("n", False), ("yes", True), ("NO", False), ("on", True), ("Off", False),
+    ("~", None), ("NULL", None), ("", None), ("'y'", "y"),
+    ("0755", 493), ("0o755", 493), ("0x1F", 31), ("0x_1F", 31), ("1_000", 1000), ("08", 8), ("+5", 5),
+    ("0b101", 5), ("-0b101", -5), ("1e3", 1000), ("1.0", 1), ("3.0", 3), (".5", 0.5), ("+.5", 0.5), ("1.", 1),
+    ("1_0.5", 10.5), ("1e21", 1e21), ("-0", 0), ("12:30", "12:30"), ("_1", "_1"), ("1e400", "1e400"),
+    ("9223372036854775808", 9223372036854775808.0),
+])
+def test_yaml_scalars_follow_go_yaml_v2(text: str, value: object) -> None:
+    got = codec.decode_yaml(f"a: {text}\n".encode())["a"]
+    assert got == value
+    assert type(got) is type(value)
+
+
+def test_yaml_keys_are_json_keys() -> None:
+    assert codec.decode_yaml(b"yes: 1\n1: 2\n1.5: 3\n1000000.0: 4\n") == {"true": 1, "1": 2, "1.5": 3, "1e+06": 4}
+    e = status_of(codec.decode_yaml, b"null: 4\n")
+    assert e.message.startswith("error converting YAML to JSON: unsupported map key of type: %!s(<nil>)")
+
+
+def test_yaml_values_json_cannot_hold_are_refused() -> None:
+    e = status_of(codec.decode_yaml, b"a: .inf\n")
+    assert (e.code, e.message) == (400, "error converting YAML to JSON: json: unsupported value: +Inf")
+
+
+def test_yaml_reads_the_first_document_only() -> None:
+    assert codec.decode_yaml(b"a: 1\n---\nb: 2\n") == {"a": 1}
 
 
 def test_protobuf_envelope() -> None:

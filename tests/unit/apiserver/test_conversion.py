@@ -82,11 +82,20 @@ def test_hpa_v1_to_v2() -> None:
 
 
 def test_hpa_v1_round_trip() -> None:
-    assert conversion.hpa_v2_to_v1(conversion.hpa_v1_to_v2(copy.deepcopy(HPA_V1))) == HPA_V1
+    v1 = conversion.hpa_v2_to_v1(conversion.hpa_v1_to_v2(copy.deepcopy(HPA_V1)))
+    # Upstream keeps every current metric in an annotation, the CPU one included (with its raw value, "0" here).
+    annotations = v1["metadata"].pop("annotations")
+    assert annotations == {conversion.CURRENT_METRICS_ANNOTATION:
+                           '[{"type":"Resource","resource":{"name":"cpu","currentAverageUtilization":55,'
+                           '"currentAverageValue":"0"}}]'}
+    assert v1 == HPA_V1
     no_status = {k: v for k, v in HPA_V1.items() if k != "status"}
     no_status["spec"] = {k: v for k, v in HPA_V1["spec"].items() if k != "targetCPUUtilizationPercentage"}
-    back = conversion.hpa_v2_to_v1(conversion.hpa_v1_to_v2(copy.deepcopy(no_status)))
-    assert back == no_status
+    # v1's implicit default is made explicit by the conversion: 80% CPU.
+    v2 = conversion.hpa_v1_to_v2(copy.deepcopy(no_status))
+    assert v2["spec"]["metrics"] == [cpu_metric(80)]
+    back = conversion.hpa_v2_to_v1(v2)
+    assert back == {**no_status, "spec": {**no_status["spec"], "targetCPUUtilizationPercentage": 80}}
 
 
 def test_hpa_v2_to_v1_picks_the_cpu_utilization() -> None:
@@ -101,23 +110,68 @@ def test_hpa_v2_to_v1_picks_the_cpu_utilization() -> None:
     assert v1["spec"] == {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 3,
                           "targetCPUUtilizationPercentage": 70}
     assert v1["status"] == {"currentReplicas": 0, "desiredReplicas": 0}
+    # What v1 cannot show is kept in annotations, in upstream's shapes: v1 MetricSpecs, v1 conditions (a zero
+    # lastTransitionTime is null) and the internal behavior type marshalled with Go field names.
+    assert v1["metadata"]["annotations"] == {
+        conversion.METRICS_ANNOTATION: '[{"type":"Resource","resource":{"name":"memory","targetAverageValue":"100Mi"}}]',
+        conversion.CONDITIONS_ANNOTATION: '[{"type":"AbleToScale","status":"True","lastTransitionTime":null}]',
+        conversion.BEHAVIOR_ANNOTATION: '{"ScaleUp":null,"ScaleDown":{"StabilizationWindowSeconds":60,'
+                                        '"SelectPolicy":null,"Policies":null}}',
+    }
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: upstream's v1 conversion keeps what v1 cannot express in annotations "
-                                       "(autoscaling.alpha.kubernetes.io/metrics, /behavior, /current-metrics, "
-                                       "/conditions) and reads them back, so v2 -> v1 -> v2 loses nothing; "
-                                       "pocketkube drops non-CPU metrics, behavior and conditions (a v1 update or "
-                                       "patch then erases them from storage)")
 def test_hpa_v2_round_trip_through_v1() -> None:
-    v2 = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
-          "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 3,
-                   "metrics": [cpu_metric(70), {"type": "Resource", "resource": {"name": "memory", "target": {
-                       "type": "AverageValue", "averageValue": "100Mi"}}}],
-                   "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}}
+    memory = {"type": "Resource", "resource": {"name": "memory", "target": {
+        "type": "AverageValue", "averageValue": "100Mi"}}}
+    v2: dict[str, Any] = {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web", "annotations": {"keep": "me"}},
+        "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 3,
+                 "metrics": [cpu_metric(70), memory],
+                 "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60, "policies": [
+                     {"type": "Pods", "value": 4, "periodSeconds": 15}]}}},
+        "status": {"currentMetrics": [{"type": "Pods", "pods": {"metric": {"name": "qps"},
+                                                                "current": {"averageValue": "10"}}}],
+                   "conditions": [{"type": "ScalingActive", "status": "False", "reason": "Why",
+                                   "lastTransitionTime": "2024-01-01T00:00:00Z"}]}}
     back = conversion.hpa_v1_to_v2(conversion.hpa_v2_to_v1(copy.deepcopy(v2)))
-    assert back["spec"]["metrics"] == v2["spec"]["metrics"]
+    # Upstream puts the metrics read from the annotation first and the CPU target last.
+    assert back["spec"]["metrics"] == [memory, cpu_metric(70)]
     assert back["spec"]["behavior"] == v2["spec"]["behavior"]
-    assert "annotations" not in back["metadata"]
+    assert back["status"]["currentMetrics"] == v2["status"]["currentMetrics"]
+    assert back["status"]["conditions"] == v2["status"]["conditions"]
+    assert back["metadata"]["annotations"] == {"keep": "me"}
+
+
+@pytest.mark.parametrize("metric,v1", [
+    ({"type": "Pods", "pods": {"metric": {"name": "qps", "selector": {"matchLabels": {"a": "b"}}},
+                               "target": {"type": "AverageValue", "averageValue": "1k"}}},
+     {"type": "Pods", "pods": {"metricName": "qps", "targetAverageValue": "1k", "selector": {"matchLabels": {"a": "b"}}}}),
+    ({"type": "Object", "object": {"describedObject": {"kind": "Ingress", "name": "main", "apiVersion": "networking.k8s.io/v1"},
+                                   "target": {"type": "Value", "value": "2k"}, "metric": {"name": "rps"}}},
+     {"type": "Object", "object": {"target": {"kind": "Ingress", "name": "main", "apiVersion": "networking.k8s.io/v1"},
+                                   "metricName": "rps", "targetValue": "2k"}}),
+    ({"type": "External", "external": {"metric": {"name": "queue"}, "target": {"type": "AverageValue",
+                                                                              "averageValue": "30"}}},
+     {"type": "External", "external": {"metricName": "queue", "targetAverageValue": "30"}}),
+    ({"type": "ContainerResource", "containerResource": {"name": "cpu", "container": "app", "target": {
+        "type": "Utilization", "averageUtilization": 60}}},
+     {"type": "ContainerResource", "containerResource": {"name": "cpu", "targetAverageUtilization": 60,
+                                                         "container": "app"}}),
+])
+def test_hpa_metric_sources_round_trip_through_v1_shapes(metric: dict[str, Any], v1: dict[str, Any]) -> None:
+    assert conversion._spec_to_v1(metric) == v1
+    assert conversion._spec_from_v1(v1) == metric
+
+
+def test_hpa_v1_ignores_malformed_round_trip_annotations() -> None:
+    obj = copy.deepcopy(HPA_V1)
+    obj["metadata"]["annotations"] = {conversion.METRICS_ANNOTATION: "{not json",
+                                      conversion.BEHAVIOR_ANNOTATION: "[]"}
+    v2 = conversion.hpa_v1_to_v2(obj)
+    assert v2["spec"]["metrics"] == [cpu_metric(80)]
+    assert "behavior" not in v2["spec"]
+    assert "annotations" not in v2["metadata"]
 
 
 def test_conversion_table() -> None:

@@ -156,10 +156,6 @@ def test_known_storage_version_hashes() -> None:
     assert discovery.storage_version_hash(SCHEME.get("apps", "v1", "deployments")) == "8aSe+NMegvE="  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: storageVersionHash is the hash of the *storage* version's GVK; "
-                                       "events.k8s.io/v1 events (stored as core/v1) and autoscaling/v1 HPAs (stored "
-                                       "as v2) must show their storage version's hash, pocketkube hashes the "
-                                       "served version")
 @pytest.mark.parametrize("served,stored", [(("events.k8s.io", "v1", "events"), ("", "v1", "events")),
                                            (("autoscaling", "v1", "horizontalpodautoscalers"),
                                             ("autoscaling", "v2", "horizontalpodautoscalers"))])

@@ -99,11 +99,26 @@ def test_watch_only_turns_reads_into_watches() -> None:
     assert p("POST", "/api/v1/namespaces/ns/pods", watch="true").verb == "create"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: upstream's query bool conversion treats every value but '0'/'false' "
-                                       "(any case) as true, so watch=True / watch=yes are watches")
-@pytest.mark.parametrize("value", ["True", "TRUE", "yes"])
+@pytest.mark.parametrize("value", ["True", "TRUE", "yes", ""])
 def test_watch_query_accepts_every_true_spelling(value: str) -> None:
     assert p("GET", "/api/v1/namespaces/ns/pods", watch=value).verb == "watch"
+
+
+@pytest.mark.parametrize("value", ["FALSE", "False", "0"])
+def test_watch_query_false_spellings(value: str) -> None:
+    assert p("GET", "/api/v1/namespaces/ns/pods", watch=value).verb == "list"
+
+
+def test_watch_query_on_a_named_object_is_a_get() -> None:
+    # Upstream turns only a nameless get into list/watch; GET .../pods/p?watch=true reads the object.
+    assert p("GET", "/api/v1/namespaces/ns/pods/p", watch="true").verb == "get"
+
+
+def test_legacy_watch_path_prefix() -> None:
+    info = p("GET", "/api/v1/watch/namespaces/ns/pods/p")
+    assert (info.verb, info.namespace, info.resource, info.name) == ("watch", "ns", "pods", "p")
+    info = p("GET", "/apis/apps/v1/watch/deployments")
+    assert (info.verb, info.group, info.resource, info.name) == ("watch", "apps", "deployments", "")
 
 
 def test_percent_escapes_are_decoded() -> None:

@@ -40,9 +40,6 @@ def test_check_include_rejects_unknown() -> None:
     assert e.value.message.startswith("unrecognized includeObject value: ")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: upstream formats the value with Go's %q "
-                                       "(unrecognized includeObject value: \"Everything\"); pocketkube uses "
-                                       "Python's repr ('Everything')")
 def test_check_include_message_quotes_like_go() -> None:
     with pytest.raises(StatusError) as e:
         tables.check_include("Everything")

@@ -152,9 +152,6 @@ def test_object_entering_and_leaving_a_selector() -> None:
     assert drain(w) == [("ADDED", "a", 2), ("MODIFIED", "a", 3), ("DELETED", "a", 4)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: upstream's cacheWatcher sends an object that stops matching as "
-                                       "DELETED carrying the *previous* object content with the event's "
-                                       "resourceVersion; pocketkube sends the new (non-matching) object")
 def test_leaving_selector_sends_previous_content_at_new_revision() -> None:
     w = Watcher(labelled("web"))
     before = entry("a", 3, app="web")

@@ -48,10 +48,6 @@ def test_bad_etcd_endpoints(value: str, endpoint: str) -> None:
     assert str(e.value) == f'invalid --datastore "{value}": "{endpoint}" is not host:port'
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: check_datastore accepts etcd URLs with a path or options "
-                                       "(etcd://h:2379/ , etcd://h:2379?prefix=/pk, which storage.open_store "
-                                       "documents), but _check_etcd then does int('2379/') / int('2379?prefix=/pk') "
-                                       "and `pocketkube start` dies with a ValueError traceback")
 @pytest.mark.parametrize("url", ["etcd://127.0.0.1:1/", "etcd://127.0.0.1:1?prefix=/pocketkube"])
 def test_etcd_reachability_check_handles_paths_and_options(url: str) -> None:
     lifecycle.check_datastore(url)
@@ -59,12 +55,21 @@ def test_etcd_reachability_check_handles_paths_and_options(url: str) -> None:
         lifecycle._check_etcd(url)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: check_datastore does not reject etcd URL options that "
-                                       "storage.open_store refuses (only prefix and timeout exist), so a typo fails "
-                                       "later inside the apiserver instead of at the command line")
-def test_unknown_etcd_options_are_rejected_early() -> None:
-    with pytest.raises(LifecycleError):
-        lifecycle.check_datastore("etcd://127.0.0.1:2379?prefx=/pk")
+@pytest.mark.parametrize("url,why", [
+    ("etcd://127.0.0.1:2379?prefx=/pk", "unknown option prefx (etcd URLs take prefix and timeout)"),
+    ("etcd://127.0.0.1:2379?timeout=0", "timeout must be a positive number of seconds"),
+    ("etcd://127.0.0.1:2379?timeout=soon", "timeout must be a positive number of seconds"),
+    ("etcd://127.0.0.1:2379/pk", "an etcd URL has no path (use ?prefix=/pk)"),
+])
+def test_unknown_etcd_options_are_rejected_early(url: str, why: str) -> None:
+    with pytest.raises(LifecycleError) as e:
+        lifecycle.check_datastore(url)
+    assert str(e.value) == f'invalid --datastore "{url}": {why}'
+
+
+def test_etcd_url_with_prefix_and_timeout_is_valid() -> None:
+    url = "etcd://127.0.0.1:2379,127.0.0.2:2379/?prefix=/pk&timeout=2.5"
+    assert lifecycle.check_datastore(url) == url
 
 
 def test_unreachable_etcd() -> None:

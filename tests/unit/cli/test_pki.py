@@ -113,9 +113,6 @@ def test_ensure_reuses_existing_files(tmp_path: Path) -> None:
     assert after["apiserver.crt"] == before["apiserver.crt"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _write_key opens with mode 0600 only when it creates the file; "
-                                       "re-issuing over an existing key (e.g. admin.crt deleted, admin.key left "
-                                       "world-readable) keeps the old permissions")
 def test_reissued_key_is_private(tmp_path: Path) -> None:
     p = PKI(tmp_path / "pki")
     p.ensure()

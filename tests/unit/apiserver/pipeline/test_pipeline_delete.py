@@ -60,11 +60,14 @@ async def test_preconditions(api: Any) -> None:
     cm = await api.create("configmaps", {"metadata": {"name": "cfg"}})
     e = await status_of(delete(api, "configmaps", "cfg", opts=DeleteOptions(precondition_uid="x")))
     assert (e.code, e.reason) == (409, "Conflict")
-    assert e.message == (f'Operation cannot be fulfilled on configmaps "cfg": Precondition failed: UID in '
-                         f'precondition: x, UID in object meta: {cm["metadata"]["uid"]}')
+    # rest.BeforeDelete words it, naming the kind (GroupResource{Resource: gvk.Kind}).
+    assert e.message == (f'Operation cannot be fulfilled on ConfigMap "cfg": the UID in the precondition (x) does '
+                         f'not match the UID in record ({cm["metadata"]["uid"]}). The object might have been '
+                         f'deleted and then recreated')
     e = await status_of(delete(api, "configmaps", "cfg", opts=DeleteOptions(precondition_rv="1")))
-    assert e.message.endswith(f'ResourceVersion in precondition: 1, ResourceVersion in object meta: '
-                              f'{cm["metadata"]["resourceVersion"]}')
+    assert e.message == (f'Operation cannot be fulfilled on ConfigMap "cfg": the ResourceVersion in the precondition '
+                         f'(1) does not match the ResourceVersion in record ({cm["metadata"]["resourceVersion"]}). '
+                         f'The object might have been modified')
     await delete(api, "configmaps", "cfg", opts=DeleteOptions(precondition_uid=cm["metadata"]["uid"],
                                                              precondition_rv=cm["metadata"]["resourceVersion"]))
     assert not await api.exists("configmaps", "cfg")
@@ -131,9 +134,6 @@ async def test_background_policy_removes_gc_finalizers(api: Any) -> None:
     assert not await api.exists("configmaps", "owner")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: upstream's markAsDeleting bumps metadata.generation when an object "
-                                       "that tracks generation is first marked for deletion (finalizers pending); "
-                                       "deletion._mark only bumps it for graceful deletion")
 async def test_finalizer_held_delete_bumps_generation(api: Any) -> None:
     await api.create("deployments", {"metadata": {"name": "d", "finalizers": ["example.com/keep"]}, "spec": {
         "selector": {"matchLabels": {"app": "d"}},
@@ -193,11 +193,6 @@ async def test_namespace_goes_terminating(api: Any) -> None:
     assert stored["status"]["phase"] == "Terminating"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: upstream's namespace REST Delete answers a delete of a namespace that "
-                                       "is already terminating (spec.finalizers left) with 409 Conflict 'The system "
-                                       "is ensuring all content is removed from this namespace.  Upon completion, "
-                                       "this namespace will automatically be purged by the system.'; pocketkube "
-                                       "answers 200")
 async def test_second_namespace_delete_is_a_conflict(api: Any) -> None:
     await api.namespace("team")
     await delete(api, "namespaces", "team", namespace="")
@@ -208,8 +203,6 @@ async def test_second_namespace_delete_is_a_conflict(api: Any) -> None:
                          'purged by the system.')
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: upstream's namespace delete sets only deletionTimestamp and the "
-                                       "Terminating phase; pocketkube also sets deletionGracePeriodSeconds: 0")
 async def test_terminating_namespace_has_no_grace_period(api: Any) -> None:
     await api.namespace("team")
     body = await delete(api, "namespaces", "team", namespace="")
@@ -223,8 +216,30 @@ async def test_namespace_without_spec_finalizers_is_removed(api: Any) -> None:
     await api.store("namespaces").update("", "team", ns, api.ctx(), subresource="finalize")
     await api.settle()
     assert "finalizers" not in (await api.get("namespaces", "team", ""))["spec"]
+    # The first delete only marks the namespace (the namespace REST never deletes on first request) ...
+    marked = await delete(api, "namespaces", "team", namespace="")
+    assert marked["status"]["phase"] == "Terminating"
+    assert await api.exists("namespaces", "team", "")
+    # ... a second one, with no spec.finalizers left, removes it.
     await delete(api, "namespaces", "team", namespace="")
     assert not await api.exists("namespaces", "team", "")
+
+
+async def test_finalize_of_a_terminating_namespace_removes_it(api: Any) -> None:
+    await api.namespace("team")
+    await delete(api, "namespaces", "team", namespace="")
+    ns = await api.get("namespaces", "team", "")
+    ns["spec"] = {}
+    await api.store("namespaces").update("", "team", ns, api.ctx(), subresource="finalize")
+    await api.settle()
+    assert not await api.exists("namespaces", "team", "")
+
+
+async def test_namespace_precondition_wording(api: Any) -> None:
+    ns = await api.namespace("team")
+    e = await status_of(delete(api, "namespaces", "team", namespace="", opts=DeleteOptions(precondition_uid="x")))
+    assert e.message == (f'Operation cannot be fulfilled on namespaces "team": Precondition failed: UID in '
+                         f'precondition: x, UID in object meta: {ns["metadata"]["uid"]}')
 
 
 # --- deletecollection ------------------------------------------------------------------------------------------

@@ -104,9 +104,6 @@ async def test_server_owned_metadata_is_carried_over(api: Any) -> None:
     assert d["metadata"]["generation"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: rest.BeforeUpdate always sets generation to the stored one; "
-                                       "objectmeta.carry_over_meta keeps a client-sent generation when the stored "
-                                       "object has none (ConfigMap, Secret, ...)")
 async def test_update_cannot_set_generation(api: Any) -> None:
     await api.create("configmaps", {"metadata": {"name": "cfg"}})
     out, _ = await update(api, "configmaps", {"metadata": {"name": "cfg", "generation": 7}})
@@ -306,12 +303,14 @@ async def test_scale_write_changes_only_replicas(api: Any) -> None:
     assert out["metadata"]["generation"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: subresources._replicas names the Python type in its Go-style error "
-                                       "('cannot unmarshal str ...'); Go says 'string' (and 'number' for floats)")
 def test_scale_replicas_type_error_message() -> None:
     from pocketkube.apiserver import subresources
 
     with pytest.raises(StatusError) as e:
         subresources._replicas({"spec": {"replicas": "3"}}, "web", None)  # type: ignore[arg-type]
     assert e.value.message == ("json: cannot unmarshal string into Go struct field ScaleSpec.spec.replicas of "
+                               "type int32")
+    with pytest.raises(StatusError) as e:
+        subresources._replicas({"spec": {"replicas": 1.5}}, "web", None)  # type: ignore[arg-type]
+    assert e.value.message == ("json: cannot unmarshal number 1.5 into Go struct field ScaleSpec.spec.replicas of "
                                "type int32")

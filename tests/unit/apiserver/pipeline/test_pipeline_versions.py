@@ -76,9 +76,6 @@ async def test_hpa_v1_patch_applies_to_the_v1_view(api: Any) -> None:
     assert e.value.code == 415
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a write through autoscaling/v1 erases what only v2 can express "
-                                       "(non-CPU metrics, behavior); upstream round-trips them through the "
-                                       "autoscaling.alpha.kubernetes.io/* annotations of the v1 object")
 async def test_hpa_v1_update_keeps_v2_only_fields(api: Any) -> None:
     memory = {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue",
                                                                             "averageValue": "100Mi"}}}
