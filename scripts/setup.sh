@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(etcd-server etcd-client)
+SYSTEM_PACKAGES=(etcd-server etcd-client containerd runc containernetworking-plugins busybox-static docker-registry skopeo)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

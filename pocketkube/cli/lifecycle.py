@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
-from pocketkube.cli import kubeconfig
+from pocketkube.cli import kubeconfig, node_cmd
 from pocketkube.cli.pki import PKI
 from pocketkube.cli.profile import Profile, ProfileError, Settings
 
@@ -56,15 +56,44 @@ def check_datastore(datastore: str) -> str:
         return "sqlite"
     if not datastore.startswith("etcd://"):
         raise LifecycleError(f'invalid --datastore "{datastore}": use "sqlite" or etcd://host:port[,host:port...]')
-    for endpoint in datastore[len("etcd://"):].split(","):
-        parsed = urlparse("//" + endpoint)
+    for endpoint in _etcd_endpoints(datastore):
         try:
+            parsed = urlparse("//" + endpoint)
             port = parsed.port
         except ValueError:
-            port = None
-        if not parsed.hostname or not port:
+            parsed, port = None, None
+        if parsed is None or not parsed.hostname or not port:
             raise LifecycleError(f'invalid --datastore "{datastore}": "{endpoint}" is not host:port')
+    _check_etcd_options(datastore)
     return datastore
+
+
+def _etcd_endpoints(datastore: str) -> list[str]:
+    """The host:port list of an etcd:// URL (what storage.open_store dials), path and options left out."""
+    netloc = datastore[len("etcd://"):]
+    for sep in "/?#":
+        netloc = netloc.split(sep, 1)[0]
+    return netloc.split(",")
+
+
+def _check_etcd_options(datastore: str) -> None:
+    """Refuse what storage.open_store would refuse later: a path, unknown options, a bad timeout."""
+    rest = datastore[len("etcd://"):]
+    cut = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    path, _, query = rest[cut:].partition("?")
+    bad = f'invalid --datastore "{datastore}"'
+    if path not in ("", "/"):
+        raise LifecycleError(f'{bad}: an etcd URL has no path (use ?prefix={path.rstrip("/")})')
+    options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    unknown = sorted(set(options) - {"prefix", "timeout"})
+    if unknown:
+        raise LifecycleError(f'{bad}: unknown option {", ".join(unknown)} (etcd URLs take prefix and timeout)')
+    try:
+        timeout = float(options.get("timeout", "5"))
+    except ValueError:
+        timeout = 0.0
+    if not timeout > 0:
+        raise LifecycleError(f"{bad}: timeout must be a positive number of seconds")
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -124,7 +153,7 @@ def _prepare(profile: Profile, port: int | None, datastore: str | None) -> Setti
 
 
 def start(profile: Profile, *, port: int | None = None, datastore: str | None = None,
-          progress: Progress = _noop) -> StartResult:
+          nodes: int | None = None, progress: Progress = _noop) -> StartResult:
     begin = time.monotonic()
     try:
         if profile.running():
@@ -133,6 +162,8 @@ def start(profile: Profile, *, port: int | None = None, datastore: str | None = 
             _merge_kubeconfig(profile, settings.apiserver_port)
             return StartResult(server_url(settings.apiserver_port), True, 0.0)
         settings = _prepare(profile, port, datastore)
+        if nodes is not None or "nodes" not in settings.extra:  # simulated nodes created at the first start
+            settings.extra["nodes"] = node_cmd.DEFAULT_NODES if nodes is None else nodes
         kubeconfig.load(kubeconfig.default_path())  # refuse a broken kubeconfig before starting anything
     except ProfileError as e:
         raise LifecycleError(str(e)) from None
@@ -155,18 +186,23 @@ def start(profile: Profile, *, port: int | None = None, datastore: str | None = 
         stop(profile)  # a failed start leaves nothing running
         proc.wait(timeout=STOP_TIMEOUT)
         raise
+    progress("nodes")
+    try:
+        node_cmd.after_start(profile, settings)
+    except node_cmd.NodeCommandError as e:
+        raise LifecycleError(str(e)) from None
     progress("kubeconfig")
     _merge_kubeconfig(profile, settings.apiserver_port)
     return StartResult(server_url(settings.apiserver_port), False, time.monotonic() - begin)
 
 
 def _check_etcd(datastore: str) -> None:
-    for endpoint in datastore[len("etcd://"):].split(","):
+    for endpoint in _etcd_endpoints(datastore):
         host, _, port = endpoint.rpartition(":")
         try:
-            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=2):
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=2):
                 return
-        except OSError:
+        except (OSError, ValueError):
             continue
     raise LifecycleError(f"datastore {datastore} is unreachable")
 

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 
 from pocketkube import __version__
-from pocketkube.cli import kubeconfig, lifecycle, logview
+from pocketkube.cli import kubeconfig, lifecycle, logview, node_cmd
 from pocketkube.cli.profile import DEFAULT_PROFILE, Profile, ProfileError, list_profiles
 
 console = Console(stderr=True, highlight=False)
@@ -23,6 +23,7 @@ STEP_TEXT = {
     "datastore": "Checking the datastore",
     "apiserver": "Starting the control plane (apiserver)",
     "kubeconfig": "Configuring kubectl",
+    "nodes": "Waiting for the nodes to be Ready",
 }
 
 
@@ -45,7 +46,9 @@ def cli() -> None:
 @profile_option
 @click.option("--apiserver-port", type=click.IntRange(1, 65535), default=None, help="HTTPS port of the API.")
 @click.option("--datastore", default=None, help='"sqlite" (embedded, default) or etcd://host:port[,host:port].')
-def start(profile: str, apiserver_port: int | None, datastore: str | None) -> None:
+@click.option("--nodes", type=click.IntRange(0, 3000), default=None,
+              help="Simulated nodes to create with a new cluster (default 1).")
+def start(profile: str, apiserver_port: int | None, datastore: str | None, nodes: int | None) -> None:
     """Start a cluster (or resume a stopped one) and point kubectl at it."""
     p = Profile(profile)
     begin = time.monotonic()
@@ -55,7 +58,7 @@ def start(profile: str, apiserver_port: int | None, datastore: str | None) -> No
 
     console.print(f'😄  pocketkube {__version__}: starting cluster "{profile}"')
     try:
-        result = lifecycle.start(p, port=apiserver_port, datastore=datastore, progress=progress)
+        result = lifecycle.start(p, port=apiserver_port, datastore=datastore, nodes=nodes, progress=progress)
     except lifecycle.LifecycleError as e:
         fail(str(e))
     if result.already_running:
@@ -194,6 +197,9 @@ def profile_list() -> None:
 def version() -> None:
     """Print the pocketkube version and the Kubernetes version it serves."""
     click.echo(f"pocketkube version: v{__version__}\nkubernetes version: v1.32.4")
+
+
+cli.add_command(node_cmd.node)
 
 
 def main() -> None:

@@ -68,18 +68,36 @@ def apiserver_part(profile_dir: Path, config: dict[str, object]) -> list[str]:
                    "--secure-port", str(config.get("apiserver_port") or 6443),
                    "--tls-cert-file", str(pki / "apiserver.crt"), "--tls-private-key-file", str(pki / "apiserver.key"),
                    "--client-ca-file", str(pki / "ca.crt"), "--storage", storage,
-                   "--port-file", str(run / "apiserver.port"), "--log-level", str(config.get("log_level") or "info"))
+                   "--port-file", str(run / "apiserver.port"), "--log-level", str(config.get("log_level") or "info"),
+                   "--service-account-key-file", str(pki / "sa.pub"),
+                   "--service-account-signing-key-file", str(pki / "sa.key"),
+                   "--service-account-issuer", "https://kubernetes.default.svc.cluster.local")
 
 
 def controller_manager_part(profile_dir: Path, config: dict[str, object]) -> list[str]:
     return _python("pocketkube.cmd.controller_manager", profile_dir,
-                   *_client_flags(profile_dir, config, "controller-manager"))
+                   *_client_flags(profile_dir, config, "controller-manager"),
+                   "--port-file", str(profile_dir / "run" / "controller-manager.port"))
+
+
+def scheduler_part(profile_dir: Path, config: dict[str, object]) -> list[str]:
+    return _python("pocketkube.cmd.scheduler", profile_dir, *_client_flags(profile_dir, config, "scheduler"),
+                   "--port-file", str(profile_dir / "run" / "scheduler.port"))
+
+
+def node_agent_part(profile_dir: Path, config: dict[str, object]) -> list[str]:
+    extra = config.get("extra")
+    nodes = extra.get("nodes", 1) if isinstance(extra, dict) else 1
+    return _python("pocketkube.cmd.node", profile_dir, *_client_flags(profile_dir, config, "node-agent"),
+                   "--bootstrap-nodes", str(nodes), "--bootstrap-name", profile_dir.name)
 
 
 # Each part is built by its own function; a function returning None leaves that part out.
 PARTS: list[tuple[str, Callable[[Path, dict[str, object]], list[str] | None]]] = [
     ("apiserver", apiserver_part),
     ("controller-manager", controller_manager_part),
+    ("scheduler", scheduler_part),
+    ("node-agent", node_agent_part),
 ]
 
 

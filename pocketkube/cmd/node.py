@@ -1,0 +1,98 @@
+"""Entry point of the node agent process: `python -m pocketkube.cmd.node ...`.
+
+The agent serves every Node labelled pocketkube.io/simulated=true (see
+pocketkube/kubelet/agent.py). On its first start for a profile it creates the
+profile's first `--bootstrap-nodes` nodes (NAME, NAME-m02, ...). It serves
+/healthz and /metrics on an ephemeral loopback port, written to
+PROFILE/run/node-agent.port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from pocketkube.client.metrics import REGISTRY, serve_health
+from pocketkube.client.rest import ClientConfig, RESTClient
+from pocketkube.cmd.apiserver import configure_logging
+from pocketkube.kubelet import simulate
+from pocketkube.kubelet.agent import Agent, AgentOptions, bootstrap_names
+from pocketkube.kubelet.agentmetrics import AgentCollector
+
+log = logging.getLogger("pocketkube.node")
+DEFAULT_TIMING = simulate.Timing()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="pocketkube-node")
+    p.add_argument("--profile-dir", default="")
+    p.add_argument("--server", required=True)
+    p.add_argument("--certificate-authority", default="")
+    p.add_argument("--client-certificate", default="")
+    p.add_argument("--client-key", default="")
+    p.add_argument("--bootstrap-nodes", type=int, default=0, help="simulated nodes to create on first start")
+    p.add_argument("--bootstrap-name", default="", help="name of the first bootstrap node (default: profile)")
+    p.add_argument("--sim-start-delay", type=float, default=DEFAULT_TIMING.start,
+                   help="seconds a simulated container takes to start (ContainerCreating)")
+    p.add_argument("--sim-init-duration", type=float, default=DEFAULT_TIMING.init,
+                   help="seconds a simulated init container runs")
+    p.add_argument("--sim-stop-delay", type=float, default=DEFAULT_TIMING.stop,
+                   help="seconds a simulated container takes to exit after SIGTERM")
+    p.add_argument("--event-qps", type=float, default=50.0, help="events/s of all nodes (0: none, <0: unlimited)")
+    p.add_argument("--event-burst", type=int, default=100)
+    p.add_argument("--healthz-port", type=int, default=0, help="loopback port of /healthz and /metrics (0: any)")
+    p.add_argument("-v", "--log-level", default="info")
+    return p.parse_args(argv)
+
+
+def options(args: argparse.Namespace) -> AgentOptions:
+    profile = Path(args.profile_dir) if args.profile_dir else None
+    first = args.bootstrap_name or (profile.name if profile else "node")
+    return AgentOptions(
+        timing=simulate.Timing(start=args.sim_start_delay, init=args.sim_init_duration, stop=args.sim_stop_delay),
+        bootstrap_nodes=bootstrap_names(first, max(args.bootstrap_nodes, 0)),
+        state_dir=profile / "kubelet" if profile else None,
+        event_qps=args.event_qps, event_burst=args.event_burst)
+
+
+async def amain(args: argparse.Namespace) -> None:
+    config = ClientConfig(server=args.server, ca_file=args.certificate_authority, cert_file=args.client_certificate,
+                          key_file=args.client_key, user_agent="kubelet/v1.32.4 (linux/amd64) pocketkube-node-agent")
+    client, heartbeats = RESTClient(config), RESTClient(config)
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    agent = Agent(client, options(args), heartbeat_client=heartbeats)
+    REGISTRY.register(AgentCollector(agent))
+    health = await serve_health(port=args.healthz_port, checks={"informers": agent.healthy})
+    if args.profile_dir:
+        run_dir = Path(args.profile_dir) / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "node-agent.port").write_text(str(health.port))
+    log.info("node agent serving /healthz and /metrics on %s", health.url)
+    try:
+        await agent.run()
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await health.close()
+        await client.close()
+        await heartbeats.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    configure_logging(args.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(amain(args))
+
+
+if __name__ == "__main__":
+    main()
