@@ -249,6 +249,8 @@ def cluster_role_bindings() -> list[Obj]:
         binding("system:service-account-issuer-discovery", "system:service-account-issuer-discovery",
                 [group("system:serviceaccounts")]),
         binding("system:node", "system:node", []),
+        # pocketkube's node agent hosts many (simulated) nodes under one identity in group system:nodes.
+        binding("pocketkube:node-agent", "system:node", [user("system:node-agent")]),
     ]
     for name in CONTROLLER_ROLES:
         subjects = [sa("kube-system", name)]

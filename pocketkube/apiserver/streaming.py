@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from pocketkube.apiserver.server import APIServer
 
 Obj = dict[str, Any]
-ADDRESS_TYPES = ("InternalIP", "ExternalIP", "Hostname")
+ADDRESS_TYPES = ("InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP", "Hostname")
 LOG_PARAMS = ("follow", "previous", "timestamps", "sinceSeconds", "sinceTime", "tailLines", "limitBytes")
 FORWARDED_HEADERS = frozenset({"connection", "upgrade", "sec-websocket-key", "sec-websocket-version",
                                "sec-websocket-protocol", "sec-websocket-extensions", "x-stream-protocol-version",

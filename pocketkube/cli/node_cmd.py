@@ -10,11 +10,10 @@ Leases); `stop-heartbeat` / `resume-heartbeat` set or clear the annotation
 a partitioned kubelet (no Lease renewal, no status, no pod work) so the
 node-lifecycle controller's reaction can be observed.
 
-`after_start` is what `pocketkube start` runs once the API is ready: it makes
-sure the node agent's identity (user system:node-agent, group system:nodes)
-is bound to the system:node ClusterRole (kubeadm-style post-bootstrap RBAC, as
-pocketkube's Node authorizer only knows system:node:NAME users) and waits a
-little for the profile's first nodes to become Ready.
+`after_start` is what `pocketkube start` runs once the API is ready: it waits
+a little for the profile's first nodes to become Ready. (The node agent's
+identity, user system:node-agent in group system:nodes, is bound to the
+system:node ClusterRole by the apiserver's bootstrap policy.)
 """
 
 from __future__ import annotations
@@ -34,8 +33,6 @@ from pocketkube.cli.profile import DEFAULT_PROFILE, Profile, ProfileError, Setti
 
 SIMULATED_LABEL = "pocketkube.io/simulated"
 HEARTBEAT_ANNOTATION = "pocketkube.io/simulate-heartbeat"
-AGENT_USER = "system:node-agent"
-AGENT_BINDING = "pocketkube:node-agent"
 READY_TIMEOUT = 60.0
 START_WAIT = 30.0
 DEFAULT_NODES = 1
@@ -118,20 +115,9 @@ def wait_ready(api: AdminApi, names: list[str], timeout: float) -> list[str]:
         time.sleep(0.1)
 
 
-def ensure_agent_binding(api: AdminApi) -> None:
-    body = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": AGENT_BINDING, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": AGENT_USER}]}
-    code, obj = api.call("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", body)
-    if code not in (200, 201, 409):
-        raise NodeCommandError(f"cannot authorize the node agent: {obj.get('message', code)}")
-
-
 def after_start(profile: Profile, settings: Settings) -> None:
     """Run by `pocketkube start` once the API is ready (see the module docstring)."""
     api = AdminApi(profile, settings.apiserver_port)
-    ensure_agent_binding(api)
     count = int(settings.extra.get("nodes", DEFAULT_NODES))
     names = [profile.name if i == 1 else f"{profile.name}-m{i:02d}" for i in range(1, count + 1)]
     if (profile.dir / "kubelet" / "bootstrap.json").exists():  # later starts: only the nodes still there

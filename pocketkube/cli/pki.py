@@ -33,6 +33,8 @@ COMPONENT_IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "scheduler": ("system:kube-scheduler", ()),
     # One identity for the process that hosts every simulated node (bound to ClusterRole system:node).
     "node-agent": ("system:node-agent", ("system:nodes",)),
+    # The apiserver's client identity towards node agents (logs, exec, port-forward), as kubeadm's.
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", ("system:masters",)),
 }
 
 
@@ -91,6 +93,9 @@ class PKI:
         for name, (cn, orgs) in COMPONENT_IDENTITIES.items():
             if not self.pair(name).cert.exists():
                 self.issue(name, cn, orgs)
+        if not self.pair("node-agent-serving").cert.exists():
+            self.issue("node-agent-serving", "system:node-agent", ("system:nodes",), server=True,
+                       ips=("127.0.0.1", "::1"), dns=("localhost",))
         sa = self.dir / "sa.key"
         if not sa.exists():
             key = ec.generate_private_key(ec.SECP256R1())

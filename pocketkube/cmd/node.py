@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -23,6 +24,8 @@ from pocketkube.cmd.apiserver import configure_logging
 from pocketkube.kubelet import simulate
 from pocketkube.kubelet.agent import Agent, AgentOptions, bootstrap_names
 from pocketkube.kubelet.agentmetrics import AgentCollector
+from pocketkube.kubelet.server import serve, server_ssl_context
+from pocketkube.kubelet.streaming_sim import SimulatedStreaming
 
 log = logging.getLogger("pocketkube.node")
 DEFAULT_TIMING = simulate.Timing()
@@ -46,6 +49,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--event-qps", type=float, default=50.0, help="events/s of all nodes (0: none, <0: unlimited)")
     p.add_argument("--event-burst", type=int, default=100)
     p.add_argument("--healthz-port", type=int, default=0, help="loopback port of /healthz and /metrics (0: any)")
+    p.add_argument("--tls-cert-file", default="", help="serving certificate of the streaming server")
+    p.add_argument("--tls-private-key-file", default="")
+    p.add_argument("--client-ca-file", default="", help="CA that signs the apiserver's client certificate")
     p.add_argument("-v", "--log-level", default="info")
     return p.parse_args(argv)
 
@@ -69,7 +75,16 @@ async def amain(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
-    agent = Agent(client, options(args), heartbeat_client=heartbeats)
+    streaming_runner, kubelet_port = None, 0
+    backend = None
+    if args.tls_cert_file:
+        state = Path(args.profile_dir) / "kubelet" if args.profile_dir else Path(".")
+        backend = SimulatedStreaming(state / "podlogs")
+        streaming_runner, kubelet_port = await serve(backend, "127.0.0.1", 0, server_ssl_context(
+            args.tls_cert_file, args.tls_private_key_file, args.client_ca_file or args.certificate_authority))
+    agent = Agent(client, dataclasses.replace(options(args), kubelet_port=kubelet_port), heartbeat_client=heartbeats)
+    if backend is not None:
+        agent.attach_streaming(backend)
     REGISTRY.register(AgentCollector(agent))
     health = await serve_health(port=args.healthz_port, checks={"informers": agent.healthy})
     if args.profile_dir:
@@ -82,6 +97,8 @@ async def amain(args: argparse.Namespace) -> None:
     except asyncio.CancelledError:
         pass
     finally:
+        if streaming_runner is not None:
+            await streaming_runner.cleanup()
         await health.close()
         await client.close()
         await heartbeats.close()

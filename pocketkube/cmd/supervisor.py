@@ -88,8 +88,12 @@ def scheduler_part(profile_dir: Path, config: dict[str, object]) -> list[str]:
 def node_agent_part(profile_dir: Path, config: dict[str, object]) -> list[str]:
     extra = config.get("extra")
     nodes = extra.get("nodes", 1) if isinstance(extra, dict) else 1
+    pki = profile_dir / "pki"
     return _python("pocketkube.cmd.node", profile_dir, *_client_flags(profile_dir, config, "node-agent"),
-                   "--bootstrap-nodes", str(nodes), "--bootstrap-name", profile_dir.name)
+                   "--bootstrap-nodes", str(nodes), "--bootstrap-name", profile_dir.name,
+                   "--tls-cert-file", str(pki / "node-agent-serving.crt"),
+                   "--tls-private-key-file", str(pki / "node-agent-serving.key"),
+                   "--client-ca-file", str(pki / "ca.crt"))
 
 
 # Each part is built by its own function; a function returning None leaves that part out.

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pocketkube.aio.backoff import Backoff
-from pocketkube.client.informer import Informer
+from pocketkube.client.informer import Handlers, Informer
 from pocketkube.client.rest import ResourceRef, RESTClient
 from pocketkube.kubelet import simulate
 from pocketkube.kubelet.clock import Clock, RealClock
@@ -37,6 +37,7 @@ from pocketkube.kubelet.lifecycle import Wait
 from pocketkube.kubelet.nodes import NODES, NodeManager, ensure_nodes
 from pocketkube.kubelet.podworkers import PodWorkers
 from pocketkube.kubelet.statuswriter import StatusWriter
+from pocketkube.kubelet.streaming_sim import SimulatedStreaming
 
 log = logging.getLogger("pocketkube.kubelet.agent")
 
@@ -55,6 +56,7 @@ class AgentOptions:
     event_burst: int = 100
     status_writers: int = 16
     node_concurrency: int = 64
+    kubelet_port: int = 0  # port of the streaming server (logs, exec, port-forward) on 127.0.0.1
 
 
 def bootstrap_names(first: str, count: int) -> tuple[str, ...]:
@@ -76,13 +78,29 @@ class Agent:
         self.nodes = NodeManager(heartbeat_client or client, self.node_informer, self.clock, self.events,
                                  timing=options.timing,
                                  concurrency=options.node_concurrency, on_serving=self._node_serving,
-                                 on_gone=self._node_gone)
+                                 on_gone=self._node_gone, kubelet_port=options.kubelet_port)
+        self.streaming: SimulatedStreaming | None = None
         self.workers = PodWorkers(clock=self.clock, nodes=self.nodes, pods=self.pod_informer, writer=self.writer,
                                   events=self.events, delays=self.delays)
 
     def delays(self, pod: dict[str, Any]) -> Mapping[Wait, float]:
         b = simulate.behaviour((pod.get("metadata") or {}).get("annotations"), self.options.timing)
         return {Wait.SANDBOX: b.sandbox_delay, Wait.START: b.start_delay}
+
+    def attach_streaming(self, backend: SimulatedStreaming) -> None:
+        """Keep the streaming backend's view of pods (containers, logs) in step with the informer."""
+        self.streaming = backend
+        hosted = self.nodes.hosted
+
+        def sync(pod: dict[str, Any]) -> None:
+            if (pod.get("spec") or {}).get("nodeName") in hosted:
+                backend.sync_pod(pod)
+
+        def forget(pod: dict[str, Any]) -> None:
+            meta = pod.get("metadata") or {}
+            backend.forget_pod(meta.get("namespace", ""), meta.get("name", ""))
+
+        self.pod_informer.add_handlers(Handlers(on_add=sync, on_update=lambda old, new: sync(new), on_delete=forget))
 
     def _node_serving(self, name: str) -> None:
         self.workers.node_ready(name)

@@ -79,8 +79,9 @@ class NodeManager:
     def __init__(self, client: RESTClient, nodes: Informer, clock: Clock, events: NodeEvents, *,
                  timing: simulate.Timing = simulate.Timing(), concurrency: int = 64,
                  on_serving: Callable[[str], None] = lambda name: None,
-                 on_gone: Callable[[str], None] = lambda name: None) -> None:
+                 on_gone: Callable[[str], None] = lambda name: None, kubelet_port: int = 0) -> None:
         self.client = client
+        self.kubelet_port = kubelet_port  # the agent's streaming server (0: none yet, report the default)
         self.nodes = nodes
         self.clock = clock
         self.events = events
@@ -227,7 +228,8 @@ class NodeManager:
             node = await self.client.patch(NODES, h.name, patch)
         cidr = (node.get("spec") or {}).get("podCIDR") or cidr
         h.ident = NodeIdentity(name=h.name, internal_ip=ipam.node_ip_for_index(index), pod_cidr=cidr,
-                               boot_id=self.boot_id, runtime=f"{RUNTIME_NAME}://{RUNTIME_VERSION}")
+                               boot_id=self.boot_id, runtime=f"{RUNTIME_NAME}://{RUNTIME_VERSION}",
+                               kubelet_port=self.kubelet_port or nodestatus.KUBELET_PORT)
         if h.runtime is None or h.runtime.ipam.cidr != cidr:
             h.runtime = SimulatedRuntime(cidr, self.clock.now, self.timing)
         await self._report(h, node, force=True)

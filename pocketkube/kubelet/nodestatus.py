@@ -61,6 +61,9 @@ class NodeIdentity:
     pod_cidr: str
     boot_id: str
     runtime: str
+    kubelet_port: int = KUBELET_PORT
+    # Where the apiserver reaches this node's agent (logs/exec/port-forward): the agent runs on this machine.
+    internal_dns: str = "localhost"
 
 
 def is_simulated(node: Obj) -> bool:
@@ -137,9 +140,10 @@ def report_key(node: Obj, ident: NodeIdentity, present: Sequence[ImageStatus]) -
         "capacity": capacity,
         "allocatable": allocatable,
         "conditions": [{"type": t, "status": s, "reason": r, "message": m} for t, s, r, m in NODE_CONDITIONS],
-        "addresses": [{"type": "InternalIP", "address": ident.internal_ip},
-                      {"type": "Hostname", "address": ident.name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+        "addresses": [{"type": "InternalIP", "address": ident.internal_ip}]
+        + ([{"type": "InternalDNS", "address": ident.internal_dns}] if ident.internal_dns else [])
+        + [{"type": "Hostname", "address": ident.name}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": ident.kubelet_port}},
         "nodeInfo": {"machineID": machine_id(ident.name), "systemUUID": system_uuid(ident.name),
                      "bootID": ident.boot_id, "kernelVersion": platform.release(), "osImage": OS_IMAGE,
                      "containerRuntimeVersion": ident.runtime, "kubeletVersion": KUBELET_VERSION,
