@@ -34,6 +34,7 @@ def test_status_looks_like_a_kubelet_s() -> None:
                                                                    "kubelet is posting ready status")
     assert ready["lastHeartbeatTime"] == ready["lastTransitionTime"] == "2023-11-14T22:13:20Z"
     assert status["addresses"] == [{"type": "InternalIP", "address": "10.89.0.2"},
+                                   {"type": "InternalDNS", "address": "localhost"},
                                    {"type": "Hostname", "address": "sim-1"}]
     assert status["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10250}}
     assert status["nodeInfo"]["kubeletVersion"] == "v1.32.4"
