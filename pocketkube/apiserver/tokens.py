@@ -31,17 +31,25 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any
 
 from pocketkube.api.scheme import SCHEME
-from pocketkube.apiserver import jws
 from pocketkube.apiserver.context import UserInfo
 from pocketkube.apiserver.watchcache import WatchCache
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
 Obj = dict[str, Any]
 log = logging.getLogger("pocketkube.apiserver.tokens")
+
+
+def _jws() -> Any:
+    """The JWS module, imported on first use: `cryptography` costs ~7 MB of memory that an apiserver
+    nobody sends service-account tokens to never needs."""
+    from pocketkube.apiserver import jws
+
+    return jws
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 LEEWAY = 60
@@ -81,19 +89,37 @@ class ServiceAccountTokens:
                  clock: Callable[[], float] = time.time) -> None:
         self.cache = cache
         self.clock = clock
-        if config.signing_key_file:
-            self.signing_key = jws.load_private_key(config.signing_key_file)
-        else:
+        self.config = config
+        self._signing_key: ec.EllipticCurvePrivateKey | None = None
+        self._public_keys: list[ec.EllipticCurvePublicKey] | None = None
+        if not config.signing_key_file:
             log.warning("no --service-account-signing-key-file: tokens are signed with an ephemeral key")
-            self.signing_key = ec.generate_private_key(ec.SECP256R1())
-        self.public_keys: list[ec.EllipticCurvePublicKey] = []
-        for path in config.key_files:
-            self.public_keys += jws.load_public_keys(path)
-        if not config.key_files:
-            self.public_keys.append(self.signing_key.public_key())
         self.issuers = list(config.issuers) or [ISSUER]
         self.api_audiences = list(config.api_audiences) or list(self.issuers)
         self._verified: dict[str, Obj] = {}
+
+    @property
+    def signing_key(self) -> ec.EllipticCurvePrivateKey:
+        if self._signing_key is None:
+            if self.config.signing_key_file:
+                self._signing_key = _jws().load_private_key(self.config.signing_key_file)
+            else:
+                from cryptography.hazmat.primitives.asymmetric import ec
+
+                self._signing_key = ec.generate_private_key(ec.SECP256R1())
+        assert self._signing_key is not None
+        return self._signing_key
+
+    @property
+    def public_keys(self) -> list[ec.EllipticCurvePublicKey]:
+        if self._public_keys is None:
+            keys: list[ec.EllipticCurvePublicKey] = []
+            for path in self.config.key_files:
+                keys += _jws().load_public_keys(path)
+            if not self.config.key_files:
+                keys.append(self.signing_key.public_key())
+            self._public_keys = keys
+        return self._public_keys
 
     # ------------------------------------------------------------------ lookups
     def lookup(self, plural: str, namespace: str, name: str) -> Obj | None:
@@ -120,7 +146,7 @@ class ServiceAccountTokens:
                 "jti": str(uuid.uuid4()), "kubernetes.io": k8s}
 
     def sign(self, claims: Obj) -> str:
-        return jws.sign(self.signing_key, claims)
+        return _jws().sign(self.signing_key, claims)
 
     # ------------------------------------------------------------------ authentication
     async def authenticate(self, token: str) -> UserInfo | None:
@@ -147,14 +173,14 @@ class ServiceAccountTokens:
         if hit is not None:
             return hit
         try:
-            issuer = jws.unverified_claims(token).get("iss")
-        except jws.InvalidToken:
+            issuer = _jws().unverified_claims(token).get("iss")
+        except _jws().InvalidToken:
             return None
         if issuer not in self.issuers:
             return None
         try:
-            claims = jws.verify(token, self.public_keys)
-        except jws.InvalidToken as e:
+            claims = _jws().verify(token, self.public_keys)
+        except _jws().InvalidToken as e:
             raise TokenError(str(e)) from None
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.pop(next(iter(self._verified)))

@@ -14,13 +14,13 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import signal
+import os
 import sys
 from pathlib import Path
 
 from pocketkube.client.metrics import REGISTRY, serve_health
 from pocketkube.client.rest import ClientConfig, RESTClient
-from pocketkube.cmd.apiserver import configure_logging
+from pocketkube.cmd import logs, runner
 from pocketkube.kubelet import simulate
 from pocketkube.kubelet.agent import Agent, AgentOptions, bootstrap_names
 from pocketkube.kubelet.agentmetrics import AgentCollector
@@ -70,11 +70,6 @@ async def amain(args: argparse.Namespace) -> None:
     config = ClientConfig(server=args.server, ca_file=args.certificate_authority, cert_file=args.client_certificate,
                           key_file=args.client_key, user_agent="kubelet/v1.32.4 (linux/amd64) pocketkube-node-agent")
     client, heartbeats = RESTClient(config), RESTClient(config)
-    task = asyncio.current_task()
-    assert task is not None
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
     streaming_runner, kubelet_port = None, 0
     backend = None
     if args.tls_cert_file:
@@ -85,7 +80,8 @@ async def amain(args: argparse.Namespace) -> None:
     agent = Agent(client, dataclasses.replace(options(args), kubelet_port=kubelet_port), heartbeat_client=heartbeats)
     if backend is not None:
         agent.attach_streaming(backend)
-    REGISTRY.register(AgentCollector(agent))
+    collector = AgentCollector(agent)
+    REGISTRY.register(collector)
     health = await serve_health(port=args.healthz_port, checks={"informers": agent.healthy})
     if args.profile_dir:
         run_dir = Path(args.profile_dir) / "run"
@@ -94,9 +90,8 @@ async def amain(args: argparse.Namespace) -> None:
     log.info("node agent serving /healthz and /metrics on %s", health.url)
     try:
         await agent.run()
-    except asyncio.CancelledError:
-        pass
     finally:
+        REGISTRY.unregister(collector)
         if streaming_runner is not None:
             await streaming_runner.cleanup()
         await health.close()
@@ -106,9 +101,9 @@ async def amain(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    configure_logging(args.log_level)
+    logs.configure(args.log_level, os.environ.get("POCKETKUBE_LOG_FORMAT", "text"))
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(amain(args))
+        asyncio.run(runner.with_signals(amain(args)))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ import yaml
 from pocketkube.client.leaderelection import LeaderElectionConfig, LeaderElector, default_identity
 from pocketkube.client.metrics import serve_health
 from pocketkube.client.rest import ClientConfig, RESTClient
-from pocketkube.cmd import logs
+from pocketkube.cmd import logs, runner
 from pocketkube.scheduler.app import SchedulerApp
 from pocketkube.scheduler.config import load_config
 from pocketkube.scheduler.metrics import SchedulerMetrics
@@ -51,11 +50,6 @@ async def amain(args: argparse.Namespace) -> int:
     client = RESTClient(ClientConfig(server=args.server, ca_file=args.certificate_authority,
                                      cert_file=args.client_certificate, key_file=args.client_key,
                                      user_agent="kube-scheduler/v1.32.4 (pocketkube)"))
-    task = asyncio.current_task()
-    assert task is not None
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
     config = load_config(yaml.safe_load(Path(args.config).read_text()) if args.config else None)
     app = SchedulerApp(client, config, metrics=SchedulerMetrics(), host=socket.gethostname())
     health = await serve_health(args.bind_address, args.port)
@@ -70,8 +64,6 @@ async def amain(args: argparse.Namespace) -> int:
             log.error("leaderelection lost")
             return 1
         await app.run()
-    except asyncio.CancelledError:
-        pass
     finally:
         await health.close()
         await client.close()
@@ -83,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     logs.configure(args.log_level, args.log_format)
     code = 0
     with contextlib.suppress(KeyboardInterrupt):
-        code = asyncio.run(amain(args))
+        code = asyncio.run(runner.with_signals(amain(args))) or 0
     sys.exit(code)
 
 

@@ -1,24 +1,35 @@
 """The supervisor process of one profile: runs the cluster's parts and keeps them up.
 
 Theory of operation: `pocketkube start` launches this process detached from the
-terminal. It starts every part (apiserver first; controller-manager, scheduler
-and the node agent join as they exist) as a child process with its log under
-the profile's logs/, restarts a part that exits unexpectedly with exponential
-backoff (1 s doubling to 30 s, reset after a minute of uptime), and on SIGTERM
-or SIGINT stops the parts in reverse order (SIGTERM, then SIGKILL after a grace
-period) and exits, leaving no process or listener behind. The profile folder
-is on every child's command line, which is how `pocketkube` recognises them.
+terminal. It starts every part as a child process with its output under the
+profile's logs/ — the apiserver first, the others once it serves — restarts a
+part that exits unexpectedly with exponential backoff (1 s doubling to 30 s,
+reset after a minute of uptime), and on SIGTERM or SIGINT stops the parts in
+reverse order (SIGTERM, then SIGKILL after a grace period) and exits, leaving
+no process or listener behind. The profile folder is on every child's command
+line, which is how `pocketkube` recognises them.
+
+Parts and components: the components (apiserver, controller-manager,
+scheduler, node-agent) are grouped into parts (processes). By default the
+apiserver is one part and the controller-manager, the scheduler and a
+simulated node agent share a second one (pocketkube/cmd/components.py), which
+keeps a laptop cluster's memory small; `"separate_processes": true` in the
+profile's settings gives every component its own process, and a node agent
+that manages real containers always has its own. run/<component>.pid names the
+process hosting each component; run/parts lists the components.
+
+The supervisor itself is plain blocking code (subprocess + sigtimedwait): it
+must stay small and must not depend on the event loop of anything it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -33,6 +44,7 @@ STOP_GRACE = 10.0
 BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
 HEALTHY_UPTIME = 60.0
+SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
 
 
 @dataclass
@@ -40,9 +52,12 @@ class Part:
     name: str
     argv: list[str]
     log_file: Path
-    proc: asyncio.subprocess.Process | None = None
+    components: tuple[str, ...]
+    proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
+    backoff: float = BACKOFF_START
+    due: float = 0.0  # when a stopped part may start again
     stopping: bool = field(default=False)
 
 
@@ -96,95 +111,139 @@ def node_agent_part(profile_dir: Path, config: dict[str, object]) -> list[str]:
                    "--client-ca-file", str(pki / "ca.crt"))
 
 
-# Each part is built by its own function; a function returning None leaves that part out.
-PARTS: list[tuple[str, Callable[[Path, dict[str, object]], list[str] | None]]] = [
+# Each component is built by its own function; a function returning None leaves that component out.
+COMPONENTS: list[tuple[str, Callable[[Path, dict[str, object]], list[str] | None]]] = [
     ("apiserver", apiserver_part),
     ("controller-manager", controller_manager_part),
     ("scheduler", scheduler_part),
     ("node-agent", node_agent_part),
 ]
+# Components that may share the `controllers` process (their argv's module name follows "-m").
+SHAREABLE = {"controller-manager": "pocketkube.cmd.controller_manager", "scheduler": "pocketkube.cmd.scheduler",
+             "node-agent": "pocketkube.cmd.node"}
 
 
-def part_commands(profile_dir: Path, config: dict[str, object]) -> list[tuple[str, list[str]]]:
-    """The parts of a cluster and their command lines, in start order."""
-    out = []
-    for name, build in PARTS:
+def _extra(config: dict[str, object]) -> dict[str, object]:
+    extra = config.get("extra")
+    return extra if isinstance(extra, dict) else {}
+
+
+def _shareable(name: str, config: dict[str, object]) -> bool:
+    if name not in SHAREABLE or _extra(config).get("separate_processes"):
+        return False
+    return not (name == "node-agent" and _extra(config).get("node_runtime", "simulated") != "simulated")
+
+
+def part_commands(profile_dir: Path, config: dict[str, object]) -> list[tuple[str, list[str], tuple[str, ...]]]:
+    """The parts (processes) of a cluster: (name, argv, components hosted), in start order."""
+    parts: list[tuple[str, list[str], tuple[str, ...]]] = []
+    shared: list[tuple[str, list[str]]] = []
+    for name, build in COMPONENTS:
         argv = build(profile_dir, config)
-        if argv is not None:
-            out.append((name, argv))
-    return out
+        if argv is None:
+            continue
+        if _shareable(name, config):
+            shared.append((name, argv[argv.index(SHAREABLE[name]) + 1:]))
+        else:
+            parts.append((name, argv, (name,)))
+    if len(shared) == 1:
+        name = shared[0][0]
+        parts.append((name, [sys.executable, "-m", SHAREABLE[name], *shared[0][1]], (name,)))
+    elif shared:
+        argv = _python("pocketkube.cmd.components", profile_dir)
+        for name, args in shared:
+            argv += [f"@{name}", *args]
+        parts.append(("controllers", argv, tuple(n for n, _ in shared)))
+    return parts
 
 
 class Supervisor:
     def __init__(self, profile_dir: Path) -> None:
         self.dir = profile_dir
+        self.run_dir = profile_dir / "run"
         self.config = json.loads((profile_dir / "config.json").read_text())
-        logs = profile_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        self.parts = [Part(name, argv, logs / f"{name}.log") for name, argv in
-                      part_commands(profile_dir, self.config)]
-        (profile_dir / "run" / "parts").write_text("\n".join(p.name for p in self.parts) + "\n")
-        self.stopping = asyncio.Event()
+        logs_dir = profile_dir / "logs"
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        self.parts = [Part(name, argv, logs_dir / f"{name}.log", components)
+                      for name, argv, components in part_commands(profile_dir, self.config)]
+        components = [c for p in self.parts for c in p.components]
+        (self.run_dir / "parts").write_text("\n".join(components) + "\n")
+        self.stopping = False
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopping.set)
-        async with asyncio.TaskGroup() as tg:
-            for i, part in enumerate(self.parts):
-                tg.create_task(self.keep_running(part), name=part.name)
-                if i == 0:
-                    await self.wait_serving()  # the others talk to the apiserver: start them once it serves
-            await self.stopping.wait()
-            for part in reversed(self.parts):
-                await self.stop(part)
+    def run(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+        first, rest = self.parts[0], self.parts[1:]
+        for part in rest:
+            part.due = float("inf")  # the others talk to the apiserver: start them once it serves
+        self.start(first)
+        self.wait_serving()
+        for part in rest:
+            part.due = 0.0
+        while not self.stopping:
+            self.reap_and_restart()
+            self.wait_signal(self.next_due())
+        for part in reversed(self.parts):
+            self.stop(part)
 
-    async def wait_serving(self, timeout: float = 60.0) -> None:
-        port_file = self.dir / "run" / "apiserver.port"
+    def next_due(self) -> float:
+        waiting = [p.due for p in self.parts if p.proc is None and not p.stopping]
+        return max(0.05, min(5.0, min(waiting) - time.monotonic())) if waiting else 5.0
+
+    def wait_signal(self, timeout: float) -> None:
+        info = signal.sigtimedwait(SIGNALS, timeout)
+        if info is not None and info.si_signo in (signal.SIGTERM, signal.SIGINT):
+            self.stopping = True
+
+    def wait_serving(self, timeout: float = 60.0) -> None:
+        port_file = self.run_dir / "apiserver.port"
         deadline = time.monotonic() + timeout
-        while not port_file.exists() and time.monotonic() < deadline and not self.stopping.is_set():
-            await asyncio.sleep(0.02)
+        while not port_file.exists() and time.monotonic() < deadline and not self.stopping:
+            self.wait_signal(0.02)
+            self.reap_and_restart()
 
-    async def keep_running(self, part: Part) -> None:
-        backoff = BACKOFF_START
-        while not self.stopping.is_set():
-            await self.start(part)
-            assert part.proc is not None
-            code = await part.proc.wait()
-            if self.stopping.is_set() or part.stopping:
-                return
-            uptime = time.monotonic() - part.started_at
-            if uptime > HEALTHY_UPTIME:
-                backoff = BACKOFF_START
-            part.restarts += 1
-            log.warning("%s exited with %s after %.1fs; restarting in %.0fs", part.name, code, uptime, backoff)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX)
+    def reap_and_restart(self) -> None:
+        now = time.monotonic()
+        for part in self.parts:
+            if part.proc is not None and part.proc.poll() is not None:
+                uptime = now - part.started_at
+                if uptime > HEALTHY_UPTIME:
+                    part.backoff = BACKOFF_START
+                part.restarts += 1
+                log.warning("%s exited with %s after %.1fs; restarting in %.0fs", part.name,
+                            part.proc.returncode, uptime, part.backoff)
+                part.proc, part.due = None, now + part.backoff
+                part.backoff = min(part.backoff * 2, BACKOFF_MAX)
+            if part.proc is None and not self.stopping and now >= part.due:
+                self.start(part)
 
-    async def start(self, part: Part) -> None:
+    def start(self, part: Part) -> None:
         with open(part.log_file, "ab") as out:
-            part.proc = await asyncio.create_subprocess_exec(
-                *part.argv, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out)
+            part.proc = subprocess.Popen(part.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                         close_fds=True, preexec_fn=_unblock_signals)
         part.started_at = time.monotonic()
-        (self.dir / "run" / f"{part.name}.pid").write_text(str(part.proc.pid))
+        for name in {part.name, *part.components}:
+            (self.run_dir / f"{name}.pid").write_text(str(part.proc.pid))
         log.info("started %s (pid %d)", part.name, part.proc.pid)
 
-    async def stop(self, part: Part) -> None:
+    def stop(self, part: Part) -> None:
         part.stopping = True
         proc = part.proc
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
+        if proc is not None and proc.poll() is None:
             proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), STOP_GRACE)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
+            try:
+                proc.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
                 proc.kill()
-            await proc.wait()
-        (self.dir / "run" / f"{part.name}.pid").unlink(missing_ok=True)
-        log.info("stopped %s", part.name)
+                proc.wait()
+        for name in {part.name, *part.components}:
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        if proc is not None:
+            log.info("stopped %s", part.name)
+
+
+def _unblock_signals() -> None:
+    """Children must not inherit the supervisor's blocked signal mask."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -198,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     pid_file = run_dir / "supervisor.pid"
     pid_file.write_text(str(os.getpid()))
     try:
-        asyncio.run(Supervisor(profile_dir).run())
+        Supervisor(profile_dir).run()
     finally:
         pid_file.unlink(missing_ok=True)
 

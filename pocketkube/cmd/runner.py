@@ -1,0 +1,33 @@
+"""Running a component's coroutine as a process: SIGTERM/SIGINT cancel it cleanly.
+
+Component entry points keep their `amain(args)` free of process concerns so the
+same coroutine can run alone (`python -m pocketkube.cmd.scheduler`) or beside
+others in one process (pocketkube/cmd/components.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+async def with_signals(coro: Coroutine[Any, Any, T]) -> T | None:
+    """Await `coro`; SIGTERM or SIGINT cancel it (the result is then None)."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        return await coro
+    except asyncio.CancelledError:
+        return None
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
