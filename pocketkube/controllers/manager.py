@@ -16,15 +16,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pocketkube.client.events import EventRecorder
 from pocketkube.client.leaderelection import LeaderElectionConfig, LeaderElector, default_identity
 from pocketkube.client.rest import RESTClient
 from pocketkube.controllers.base import Controller, InformerFactory
+from pocketkube.controllers.deployment.controller import DeploymentController
+from pocketkube.controllers.garbagecollector.collector import GarbageCollector, GarbageCollectorSettings
 from pocketkube.controllers.namespace import NamespaceController
+from pocketkube.controllers.nodelifecycle import NodeLifecycleController, NodeLifecycleSettings
+from pocketkube.controllers.podgc import PodGCController, PodGCSettings
+from pocketkube.controllers.replicaset import ReplicaSetController
 from pocketkube.controllers.rootcacert import RootCACertPublisher
 from pocketkube.controllers.serviceaccount import ServiceAccountController
+from pocketkube.controllers.tainteviction import TaintEvictionController
 
 log = logging.getLogger("pocketkube.controllers.manager")
 
@@ -41,12 +47,21 @@ class Options:
     renew_deadline: float = 10.0
     retry_period: float = 2.0
     identity: str = ""  # default <hostname>_<uuid>
+    gc: GarbageCollectorSettings = field(default_factory=GarbageCollectorSettings)
+    node_lifecycle: NodeLifecycleSettings = field(default_factory=NodeLifecycleSettings)
+    pod_gc: PodGCSettings = field(default_factory=PodGCSettings)
 
 
 CONTROLLERS: dict[str, Callable[[RESTClient, InformerFactory, Options], Controller]] = {
     "namespace": lambda c, f, o: NamespaceController(c, f),
     "serviceaccount": lambda c, f, o: ServiceAccountController(c, f),
     "root-ca-cert-publisher": lambda c, f, o: RootCACertPublisher(c, f, o.root_ca_pem),
+    "garbage-collector": lambda c, f, o: GarbageCollector(c, f, o.gc),
+    "node-lifecycle": lambda c, f, o: NodeLifecycleController(c, f, o.node_lifecycle),
+    "taint-eviction": lambda c, f, o: TaintEvictionController(c, f),
+    "pod-garbage-collector": lambda c, f, o: PodGCController(c, f, o.pod_gc),
+    "replicaset": lambda c, f, o: ReplicaSetController(c, f),
+    "deployment": lambda c, f, o: DeploymentController(c, f),
 }
 
 

@@ -1,0 +1,1 @@
+"""The generic garbage collector (kube-controller-manager garbagecollector): graph, workers, discovery."""
