@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import heapq
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -190,7 +191,8 @@ class WatchCache:
         self.caches: dict[str, ResourceCache] = {p: ResourceCache(p) for p in prefixes}
         self.revision = 0
         self.ready = asyncio.Event()
-        self._progress = asyncio.Condition()
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = 0
 
     def cache(self, prefix: str) -> ResourceCache:
         return self.caches[prefix]
@@ -260,18 +262,27 @@ class WatchCache:
         return Change("MODIFIED" if prev is not None else "ADDED", entry, prev, ev.revision, now)
 
     async def _advance(self, rev: int) -> None:
-        async with self._progress:
-            if rev > self.revision:
-                self.revision = rev
-            self._progress.notify_all()
+        if rev > self.revision:
+            self.revision = rev
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= self.revision:
+            _, _, fut = heapq.heappop(waiters)
+            if not fut.done():
+                fut.set_result(None)
 
     async def wait_for(self, revision: int, timeout: float = 3.0) -> bool:
-        """Wait until the cache has seen `revision`; False on timeout."""
+        """Wait until the cache has seen `revision`; False on timeout.
+
+        Waiters are futures in a heap ordered by revision, resolved by `_advance`; a timed-out
+        waiter's future is cancelled and skipped when its turn comes.
+        """
         if self.revision >= revision:
             return True
-        async with self._progress:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait_for(lambda: self.revision >= revision), timeout)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._waiters, (revision, self._seq, fut))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fut, timeout)
         return self.revision >= revision
 
     async def wait_fresh(self) -> int:

@@ -28,6 +28,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -92,7 +93,8 @@ def apiserver_part(profile_dir: Path, config: dict[str, object]) -> list[str]:
 def controller_manager_part(profile_dir: Path, config: dict[str, object]) -> list[str]:
     return _python("pocketkube.cmd.controller_manager", profile_dir,
                    *_client_flags(profile_dir, config, "controller-manager"),
-                   "--port-file", str(profile_dir / "run" / "controller-manager.port"))
+                   "--port-file", str(profile_dir / "run" / "controller-manager.port"),
+                   *shlex.split(str(_extra(config).get("controller_manager_flags", ""))))
 
 
 def scheduler_part(profile_dir: Path, config: dict[str, object]) -> list[str]:

@@ -285,13 +285,20 @@ class NodeManager:
         now = self.clock.now()
         h.next_status = now + nodestatus.STATUS_CHECK_INTERVAL
         key = nodestatus.report_key(node, h.ident, present)
-        if not force and key == h.reported and now - h.reported_at < nodestatus.STATUS_REPORT_INTERVAL:
+        live_ok = _conditions_match(node, key)  # someone (node lifecycle) may have overwritten our conditions
+        if not force and live_ok and key == h.reported and now - h.reported_at < nodestatus.STATUS_REPORT_INTERVAL:
             return
         new = nodestatus.status(node, h.ident, present, now)
         patch = create_two_way_merge_patch({"status": node.get("status") or {}}, {"status": new}, self.schema)
         if patch:
             await self.client.patch(NODES, h.name, patch, patch_type=SMP, subresource="status")
         h.reported, h.reported_at = key, now
+
+
+def _conditions_match(node: Obj, key: Obj) -> bool:
+    """The live node shows the condition statuses and reasons this agent last meant to report."""
+    live = {c.get("type"): (c.get("status"), c.get("reason")) for c in (node.get("status") or {}).get("conditions") or []}
+    return all(live.get(c["type"]) == (c["status"], c["reason"]) for c in key["conditions"])
 
 
 def _spread(name: str) -> float:

@@ -33,7 +33,7 @@ def test_agent_identity_and_supervisor_part(tmp_path: Path) -> None:
     assert str(profile / "pki" / "node-agent.crt") in argv
     default = supervisor.node_agent_part(profile, {"apiserver_port": 7000})
     assert default[default.index("--bootstrap-nodes") + 1] == "1"
-    assert "node-agent" in [name for name, _ in supervisor.PARTS]
+    assert "node-agent" in [name for name, _ in supervisor.COMPONENTS]
 
 
 def test_commands_need_a_running_cluster_and_simulated_flag(isolated_env: Path) -> None:
