@@ -44,13 +44,13 @@ from pocketkube.apiserver.context import RequestContext, UserInfo
 from pocketkube.apiserver.conversion import VersionedStore
 from pocketkube.apiserver.handlers import ResourceHandlers
 from pocketkube.apiserver.metrics import Metrics
-from pocketkube.apiserver.tracing import Tracer
 from pocketkube.apiserver.nonresource import NonResource
 from pocketkube.apiserver.requestinfo import RequestInfo, parse
 from pocketkube.apiserver.security import Security
 from pocketkube.apiserver.store import ResourceStore
 from pocketkube.apiserver.streaming import Streaming
 from pocketkube.apiserver.subresources import Subresources
+from pocketkube.apiserver.tracing import Tracer
 from pocketkube.apiserver.virtual import VirtualResources
 from pocketkube.apiserver.watchcache import WatchCache
 from pocketkube.machinery import errors

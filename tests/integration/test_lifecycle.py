@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -25,13 +26,11 @@ def own_cluster() -> Iterator[Cluster]:
 
 def _pids(c: Cluster) -> list[int]:
     run = Path(c.env["POCKETKUBE_HOME"]) / c.profile / "run"
-    pids = []
+    pids = set()
     for f in run.glob("*.pid") if run.exists() else []:
-        try:
-            pids.append(int(f.read_text()))
-        except ValueError:
-            pass
-    return pids
+        with contextlib.suppress(ValueError):
+            pids.add(int(f.read_text()))
+    return sorted(pids)
 
 
 def _alive(pid: int) -> bool:
