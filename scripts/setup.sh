@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(etcd-server etcd-client containerd runc containernetworking-plugins busybox-static docker-registry skopeo)
+SYSTEM_PACKAGES=(etcd-server etcd-client containerd runc containernetworking-plugins busybox-static docker-registry skopeo prometheus)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
@@ -17,9 +17,17 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The etcd-server package starts a system etcd on the default ports; pocketkube runs its own.
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
-    $SUDO systemctl disable --now etcd >/dev/null 2>&1 || true
+  # Packages that start a system service on install (with systemd): pocketkube runs its own private
+  # instances, so stop the services this run just installed (never ones the machine already had).
+  declare -A SERVICE=([etcd-server]=etcd [prometheus]=prometheus [docker-registry]=docker-registry
+                      [containerd]=containerd)
+  if command -v systemctl >/dev/null 2>&1; then
+    for pkg in "${missing[@]}"; do
+      svc="${SERVICE[$pkg]:-}"
+      if [ -n "$svc" ] && systemctl is-active --quiet "$svc" 2>/dev/null; then
+        $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+      fi
+    done
   fi
 fi
 

@@ -17,7 +17,7 @@ from pocketkube import __version__
 from pocketkube.cli import kubeconfig, lifecycle, logview, node_cmd
 from pocketkube.cli.profile import DEFAULT_PROFILE, Profile, ProfileError, list_profiles
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 STEP_TEXT = {
     "certificates": "Generating certificates and keys",
     "datastore": "Checking the datastore",

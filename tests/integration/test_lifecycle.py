@@ -167,3 +167,18 @@ def test_two_profiles_side_by_side() -> None:
         b.pocketkube("delete", "--profile", "beta", check=False)
         a.close()
         b.close()
+
+
+def test_corrupt_or_newer_state_is_refused_untouched(own_cluster: Cluster) -> None:
+    c = own_cluster
+    state = Path(c.env["POCKETKUBE_HOME"]) / c.profile
+    state.mkdir(parents=True)
+    (state / "config.json").write_text("{not json")
+    bad = c.pocketkube("start", "--profile", c.profile, check=False)
+    assert bad.returncode == 1 and "is corrupt" in bad.stderr
+    assert (state / "config.json").read_text() == "{not json"
+    (state / "config.json").write_text(json.dumps({"version": 99}))
+    bad = c.pocketkube("start", "--profile", c.profile, check=False)
+    assert bad.returncode == 1 and "newer pocketkube" in bad.stderr
+    assert json.loads((state / "config.json").read_text()) == {"version": 99}
+    assert not (state / "run").exists()

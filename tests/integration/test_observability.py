@@ -12,7 +12,6 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import pytest
 from cluster import Cluster
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -54,7 +53,6 @@ def _query(port: int, expr: str) -> float | None:
     return float(result[0]["value"][1]) if result else None
 
 
-@pytest.mark.skipif(not Path(PROMETHEUS).exists(), reason="prometheus is installed by scripts/setup.sh")
 def test_prometheus_scrapes_apiserver(cluster: Cluster) -> None:
     pki = Path(cluster.env["POCKETKUBE_HOME"]) / cluster.profile / "pki"
     server = json.loads(cluster.kubectl("config", "view", "-o", "json", "--minify").out)["clusters"][0]["cluster"][
