@@ -53,8 +53,10 @@ class Bench:
         self.cli = [sys.executable, "-m", "pocketkube.cli.main"]
 
     def start(self) -> None:
-        subprocess.run([*self.cli, "start", "-p", "sched", "--nodes", "0"], env=self.env, check=True,
-                       capture_output=True)
+        out = subprocess.run([*self.cli, "start", "-p", "sched", "--nodes", "0", "--node-runtime", "simulated"],
+                             env=self.env, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"pocketkube start failed: {out.stderr}")
         state = self.tmp / "state" / "sched"
         port = json.loads((state / "config.json").read_text())["apiserver_port"]
         self.server = f"https://127.0.0.1:{port}"
