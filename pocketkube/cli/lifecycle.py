@@ -6,7 +6,13 @@ logs), then polls the apiserver's /readyz over HTTPS with the admin certificate
 until it answers, reporting each step through a callback, and finally merges
 the kubeconfig context. `stop` signals the supervisor and waits for it (and so
 every part) to exit. `delete` is stop + removal of the state folder and the
-kubeconfig entries. Errors are `LifecycleError`s with one-line messages; nothing
+kubeconfig entries; a profile whose node ran containers first has every host
+trace of them removed (kubelet/nodepurge.py: processes, mounts, cgroups, the
+CNI bridge and chains it created). The node runtime (`containerd` runs real
+pods, `simulated` runs none) is chosen at the first start and kept in the
+profile's settings (extra["node_runtime"]); the default is containerd where
+the host can run it (root, containerd, runc, CNI plugins), else simulated with
+a notice; $POCKETKUBE_NODE_RUNTIME overrides that default. Errors are `LifecycleError`s with one-line messages; nothing
 is destroyed on a failed start.
 """
 
@@ -29,9 +35,13 @@ from urllib.parse import parse_qs, urlparse
 from pocketkube.cli import kubeconfig, node_cmd
 from pocketkube.cli.pki import PKI
 from pocketkube.cli.profile import Profile, ProfileError, Settings
+from pocketkube.kubelet import nodepurge
+from pocketkube.kubelet.noderuntime import missing_prerequisites
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
+NODE_RUNTIMES = ("containerd", "simulated")
+NODE_RUNTIME_ENV = "POCKETKUBE_NODE_RUNTIME"
 
 Progress = Callable[[str], None]
 
@@ -45,6 +55,25 @@ class StartResult:
     server: str
     already_running: bool
     seconds: float
+    notice: str = ""
+
+
+def choose_node_runtime(settings: Settings, wanted: str | None) -> str:
+    """The profile's node runtime: kept once chosen; the first start takes `wanted` or the default."""
+    stored = settings.extra.get("node_runtime")
+    if stored:
+        if wanted and wanted != stored:
+            raise LifecycleError(f'this profile runs a {stored} node; delete it to use --node-runtime {wanted}')
+        return str(stored)
+    choice = wanted or os.environ.get(NODE_RUNTIME_ENV) or ""
+    if choice and choice not in NODE_RUNTIMES:
+        raise LifecycleError(f'invalid node runtime "{choice}": use containerd or simulated')
+    if choice == "containerd" or not choice:
+        missing = missing_prerequisites()
+        if missing and choice:
+            raise LifecycleError(f"--node-runtime containerd needs {', '.join(missing)}")
+        choice = "simulated" if missing else "containerd"
+    return choice
 
 
 def _noop(step: str) -> None:
@@ -153,7 +182,7 @@ def _prepare(profile: Profile, port: int | None, datastore: str | None) -> Setti
 
 
 def start(profile: Profile, *, port: int | None = None, datastore: str | None = None,
-          nodes: int | None = None, progress: Progress = _noop) -> StartResult:
+          nodes: int | None = None, node_runtime: str | None = None, progress: Progress = _noop) -> StartResult:
     begin = time.monotonic()
     try:
         if profile.running():
@@ -164,6 +193,13 @@ def start(profile: Profile, *, port: int | None = None, datastore: str | None = 
         settings = _prepare(profile, port, datastore)
         if nodes is not None or "nodes" not in settings.extra:  # simulated nodes created at the first start
             settings.extra["nodes"] = node_cmd.DEFAULT_NODES if nodes is None else nodes
+        first = "node_runtime" not in settings.extra
+        settings.extra["node_runtime"] = choose_node_runtime(settings, node_runtime)
+        notice = ""
+        if first and settings.extra["node_runtime"] == "simulated" and not node_runtime:
+            missing = missing_prerequisites()
+            if missing:
+                notice = f"simulated nodes (no containers run): a real node needs {', '.join(missing)}"
         kubeconfig.load(kubeconfig.default_path())  # refuse a broken kubeconfig before starting anything
     except ProfileError as e:
         raise LifecycleError(str(e)) from None
@@ -193,7 +229,7 @@ def start(profile: Profile, *, port: int | None = None, datastore: str | None = 
         raise LifecycleError(str(e)) from None
     progress("kubeconfig")
     _merge_kubeconfig(profile, settings.apiserver_port)
-    return StartResult(server_url(settings.apiserver_port), False, time.monotonic() - begin)
+    return StartResult(server_url(settings.apiserver_port), False, time.monotonic() - begin, notice)
 
 
 def _check_etcd(datastore: str) -> None:
@@ -278,6 +314,7 @@ def delete(profile: Profile) -> bool:
     existed = profile.dir.exists()
     stop(profile)
     if existed:
+        nodepurge.purge_profile(profile.dir)
         shutil.rmtree(profile.dir)
     try:
         removed = kubeconfig.remove(kubeconfig.default_path(), profile.name)

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 
 from pocketkube import __version__
-from pocketkube.cli import kubeconfig, lifecycle, logview, node_cmd
+from pocketkube.cli import image_cmd, kubeconfig, lifecycle, logview, node_cmd
 from pocketkube.cli.profile import DEFAULT_PROFILE, Profile, ProfileError, list_profiles
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -47,8 +47,12 @@ def cli() -> None:
 @click.option("--apiserver-port", type=click.IntRange(1, 65535), default=None, help="HTTPS port of the API.")
 @click.option("--datastore", default=None, help='"sqlite" (embedded, default) or etcd://host:port[,host:port].')
 @click.option("--nodes", type=click.IntRange(0, 3000), default=None,
-              help="Simulated nodes to create with a new cluster (default 1).")
-def start(profile: str, apiserver_port: int | None, datastore: str | None, nodes: int | None) -> None:
+              help="Nodes to create with a new cluster (default 1); with containerd the first is real.")
+@click.option("--node-runtime", type=click.Choice(["containerd", "simulated"]), default=None,
+              help="containerd: the first node runs real containers (default where the host can); "
+                   "simulated: no containers run. Chosen when the cluster is created.")
+def start(profile: str, apiserver_port: int | None, datastore: str | None, nodes: int | None,
+          node_runtime: str | None) -> None:
     """Start a cluster (or resume a stopped one) and point kubectl at it."""
     p = Profile(profile)
     begin = time.monotonic()
@@ -58,9 +62,12 @@ def start(profile: str, apiserver_port: int | None, datastore: str | None, nodes
 
     console.print(f'😄  pocketkube {__version__}: starting cluster "{profile}"')
     try:
-        result = lifecycle.start(p, port=apiserver_port, datastore=datastore, nodes=nodes, progress=progress)
+        result = lifecycle.start(p, port=apiserver_port, datastore=datastore, nodes=nodes,
+                                 node_runtime=node_runtime, progress=progress)
     except lifecycle.LifecycleError as e:
         fail(str(e))
+    if result.notice:
+        console.print(f"  [yellow]![/yellow] {result.notice}")
     if result.already_running:
         console.print(f'✅  cluster "{profile}" is already running at {result.server}')
         return
@@ -200,6 +207,7 @@ def version() -> None:
 
 
 cli.add_command(node_cmd.node)
+cli.add_command(image_cmd.image_group)
 
 
 def main() -> None:

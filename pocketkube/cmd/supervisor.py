@@ -106,11 +106,12 @@ def node_agent_part(profile_dir: Path, config: dict[str, object]) -> list[str]:
     extra = config.get("extra")
     nodes = extra.get("nodes", 1) if isinstance(extra, dict) else 1
     pki = profile_dir / "pki"
+    runtime = str(_extra(config).get("node_runtime") or "simulated")
     return _python("pocketkube.cmd.node", profile_dir, *_client_flags(profile_dir, config, "node-agent"),
                    "--bootstrap-nodes", str(nodes), "--bootstrap-name", profile_dir.name,
                    "--tls-cert-file", str(pki / "node-agent-serving.crt"),
                    "--tls-private-key-file", str(pki / "node-agent-serving.key"),
-                   "--client-ca-file", str(pki / "ca.crt"))
+                   "--client-ca-file", str(pki / "ca.crt"), "--node-runtime", runtime)
 
 
 # Each component is built by its own function; a function returning None leaves that component out.

@@ -125,6 +125,16 @@ class ContainerdManager:
     def running(self) -> bool:
         return self._pid is not None and process_alive(self._pid)
 
+    def died(self) -> bool:
+        """containerd was started or adopted and is no longer running."""
+        return self._pid is not None and not process_alive(self._pid)
+
+    async def revive(self, timeout: float = 30.0) -> None:
+        """Start containerd again after it died (its pods live on in their shims and are recovered)."""
+        self._reap()
+        self._proc, self._pid = None, None
+        await self.start(timeout)
+
     async def start(self, timeout: float = 30.0) -> None:
         """Start (or adopt) containerd and wait until CRI reports RuntimeReady."""
         self.prepare()

@@ -16,18 +16,39 @@ passed; `ready` once also a readinessProbe's initialDelaySeconds has passed
 a terminal pod has no ready container. Regular statuses are sorted by name,
 init statuses keep spec order, as the kubelet does. These are exactly the
 strings kubectl's STATUS, READY and RESTARTS columns read.
+
+A start that failed before the instance existed (`waiting`: the worker's
+memory, as upstream's reasonCache) replaces ContainerCreating or
+CrashLoopBackOff with its reason and message: ErrImagePull, ImagePullBackOff,
+ErrImageNeverPull, CreateContainerConfigError, CreateContainerError. With
+real probes (`probes`, a ProbeView), `started` and `ready` come from their
+results instead of the simulated timing: a container without a startup probe
+is started once running, one without a readiness probe ready once started.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from pocketkube.kubelet import lifecycle
 from pocketkube.kubelet.runtime.interface import ContainerState, ContainerStatus, PodRuntimeStatus
 from pocketkube.kubelet.timefmt import go_duration, rfc3339
 
 Obj = dict[str, Any]
+
+
+class ProbeView(Protocol):
+    """Results of a node's real probes (podinputs.probes.ProbeManager answers these)."""
+
+    def started(self, pod_uid: str, container: str) -> bool:
+        """The running container counts as started (it has no startup probe, or it succeeded)."""
+        ...
+
+    def ready(self, pod_uid: str, container: str) -> bool | None:
+        """The readiness verdict of a started container; None: it has no readiness probe."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +61,10 @@ class StatusContext:
     now: float
     pod_ref: str  # format.Pod: name_namespace(uid)
     never_ready: bool = False
+    waiting: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    sandbox_created: float = 0.0
+    probes: ProbeView | None = None
+    pod_uid: str = ""
 
 
 NEVER_READY_ANNOTATION = "pocketkube.io/simulate-ready"
@@ -109,13 +134,31 @@ def _volume_mounts(spec_container: Obj) -> list[Obj]:
 
 def _in_backoff(c: ContainerStatus, restartable: bool, ctx: StatusContext) -> bool:
     return (restartable and c.state is ContainerState.EXITED and not ctx.terminal and not ctx.deleting
-            and lifecycle.restart_at(c) > ctx.now)
+            and lifecycle.restart_at(c, ctx.sandbox_created) > ctx.now)
 
 
-def _unborn(spec_container: Obj, has_init: bool) -> Obj:
-    return {"name": spec_container.get("name", ""), "image": spec_container.get("image", ""), "imageID": "",
-            "lastState": {}, "ready": False, "restartCount": 0, "started": False,
-            "state": {"waiting": {"reason": "PodInitializing" if has_init else "ContainerCreating"}}}
+def _waiting(reason: str, message: str) -> Obj:
+    return {"waiting": {"reason": reason, "message": message} if message else {"reason": reason}}
+
+
+def _unborn(spec_container: Obj, has_init: bool, ctx: StatusContext) -> Obj:
+    name = spec_container.get("name", "")
+    failed = ctx.waiting.get(name)
+    state = _waiting(*failed) if failed and not ctx.terminal else _waiting(
+        "PodInitializing" if has_init else "ContainerCreating", "")
+    return {"name": name, "image": spec_container.get("image", ""), "imageID": "",
+            "lastState": {}, "ready": False, "restartCount": 0, "started": False, "state": state}
+
+
+def _started_ready(spec_container: Obj, latest: ContainerStatus, running: bool,
+                   ctx: StatusContext) -> tuple[bool, bool]:
+    if ctx.probes is None:
+        started_at, ready_at = probe_times(spec_container, latest)
+        started = running and ctx.now >= started_at
+        return started, started and ctx.now >= ready_at and not ctx.never_ready
+    started = running and ctx.probes.started(ctx.pod_uid, latest.name)
+    ready_result = ctx.probes.ready(ctx.pod_uid, latest.name)
+    return started, started and (ready_result is None or ready_result)
 
 
 def container_status(spec_container: Obj, rt: PodRuntimeStatus, *, restartable: bool, has_init: bool,
@@ -123,17 +166,19 @@ def container_status(spec_container: Obj, rt: PodRuntimeStatus, *, restartable: 
     name = spec_container.get("name", "")
     latest = rt.latest(name)
     if latest is None:
-        return _unborn(spec_container, has_init)
+        return _unborn(spec_container, has_init, ctx)
     previous = rt.previous(name)
     running = latest.state is ContainerState.RUNNING and not ctx.terminal
-    started_at, ready_at = probe_times(spec_container, latest)
-    started = running and ctx.now >= started_at
-    ready = started and ctx.now >= ready_at and not ctx.never_ready
-    if _in_backoff(latest, restartable, ctx):
-        delay = go_duration(lifecycle.crash_backoff(latest))
-        state: Obj = {"waiting": {"reason": "CrashLoopBackOff", "message": (
-            f"back-off {delay} restarting failed container={name} pod={ctx.pod_ref}")}}
+    started, ready = _started_ready(spec_container, latest, running, ctx)
+    failed = ctx.waiting.get(name)
+    if failed and latest.state is ContainerState.EXITED and restartable and not ctx.terminal:
+        state: Obj = _waiting(*failed)
         last: Obj = {"terminated": _terminated(latest, ctx.runtime_name)}
+    elif _in_backoff(latest, restartable, ctx):
+        delay = go_duration(lifecycle.crash_backoff(latest))
+        state = {"waiting": {"reason": "CrashLoopBackOff", "message": (
+            f"back-off {delay} restarting failed container={name} pod={ctx.pod_ref}")}}
+        last = {"terminated": _terminated(latest, ctx.runtime_name)}
     else:
         state = _state(latest, ctx.runtime_name)
         last = {"terminated": _terminated(previous, ctx.runtime_name)} if previous is not None else {}

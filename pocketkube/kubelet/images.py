@@ -7,7 +7,8 @@ digest (`docker.io/library/nginx@sha256:...`); the kubelet copies both into
 simulated runtime has no registry, so digests and sizes are derived
 deterministically from the normalized name: the same image always has the same
 id and size on every simulated node. `needs_pull` is the kubelet's
-imagePullPolicy rule.
+imagePullPolicy rule; `next_pull_backoff` its image pull back-off (per pod and
+image: 10 s doubling to 5 min, forgotten after 10 min without a failure).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import hashlib
 
 DEFAULT_DOMAIN = "docker.io"
 OFFICIAL_PREFIX = "library/"
+PULL_BACKOFF_INITIAL = 10.0
+PULL_BACKOFF_MAX = 300.0
 
 
 def _split_domain(ref: str) -> tuple[str, str]:
@@ -82,3 +85,10 @@ def needs_pull(policy: str, present: bool) -> bool | None:
     if present:
         return False
     return None if policy == "Never" else True
+
+
+def next_pull_backoff(previous: tuple[float, float] | None, now: float) -> float:
+    """The back-off after a failed pull at `now`, given the previous (delay, failed at), if any."""
+    if previous is None or now - previous[1] > 2 * PULL_BACKOFF_MAX:
+        return PULL_BACKOFF_INITIAL
+    return min(previous[0] * 2, PULL_BACKOFF_MAX)

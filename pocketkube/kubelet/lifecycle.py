@@ -20,6 +20,7 @@ Reading the table top to bottom gives the life of a pod:
   deleting, nothing runs     -> confirm the deletion once (final status, DELETE with grace 0)
   terminal                   -> rest
   finished by restartPolicy  -> stop sidecars, then become terminal (Succeeded/Failed)
+  a probe says restart       -> kill the unhealthy container (it restarts by restartPolicy)
   no sandbox                 -> create it (the pod gets its IP)
   next init container        -> start it; retry a failed one after back-off
   regular containers unborn  -> start them
@@ -28,7 +29,17 @@ Reading the table top to bottom gives the life of a pod:
 Invariants: no stage with Action.NONE is ever "due"; an action always changes
 the facts (or the memories) so the walk terminates; back-off is a pure
 function of the exited instance (attempt, how long it ran), so it survives an
-agent restart.
+agent restart. An exit older than the pod's current sandbox (the node was
+stopped, the sandbox recreated) restarts at once, as a restarted kubelet has
+no back-off memory.
+
+Holds: a start that failed before the container existed (image pull back-off,
+CreateContainerConfigError, a sandbox that could not be created) is held back
+until a time the worker remembers (`holds`: container name -> not before; the
+key SANDBOX is the sandbox). Holds only move the due time of the stage that
+would start the held container (`start_hold`, and the restart back-off); the
+start actions skip containers whose hold has not passed, so what is due always
+has something it can start.
 """
 
 from __future__ import annotations
@@ -53,6 +64,7 @@ class Action(enum.Enum):
     KILL = "kill"
     CONFIRM_DELETE = "confirm-delete"
     FINISH = "finish"
+    KILL_UNHEALTHY = "kill-unhealthy"
     CREATE_SANDBOX = "create-sandbox"
     START_INIT = "start-init"
     START_CONTAINERS = "start-containers"
@@ -86,7 +98,13 @@ class Facts:
     restart_due: bool = False
     running: bool = False
     unstopped: bool = False
+    unhealthy: bool = False
     backoff_due: float = 0.0
+    start_hold: float = 0.0
+
+
+SANDBOX = ""  # the hold key of the pod's sandbox
+NO_HOLDS: Mapping[str, float] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +122,7 @@ class Select:
     restart_due: bool | None = None
     running: bool | None = None
     unstopped: bool | None = None
+    unhealthy: bool | None = None
 
     def matches(self, facts: Facts) -> bool:
         for f in fields(self):
@@ -130,6 +149,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("stop-sidecars", Select(finished=True, unstopped=True), Action.KILL),
     Stage("finish", Select(finished=True, running=False), Action.FINISH),
     Stage("finishing", Select(finished=True), Action.NONE),
+    Stage("kill-unhealthy", Select(unhealthy=True), Action.KILL_UNHEALTHY),
     Stage("create-sandbox", Select(sandbox=False), Action.CREATE_SANDBOX, Wait.SANDBOX),
     Stage("start-init", Select(init=InitPhase.NEXT), Action.START_INIT, Wait.START),
     Stage("retry-init", Select(init=InitPhase.RETRY), Action.START_INIT, Wait.BACKOFF),
@@ -151,6 +171,8 @@ def due(stage: Stage, facts: Facts, *, armed_at: float, delays: Mapping[Wait, fl
     """When the stage's action may run (armed_at = when the stage was first selected)."""
     if stage.wait is Wait.BACKOFF:
         return facts.backoff_due
+    if stage.wait in (Wait.SANDBOX, Wait.START):
+        return max(armed_at + delays.get(stage.wait, 0.0), facts.start_hold)
     return armed_at + delays.get(stage.wait, 0.0)
 
 
@@ -173,8 +195,21 @@ def crash_backoff(exited: ContainerStatus) -> float:
     return min(BACKOFF_INITIAL * 2 ** (exited.attempt - 1), BACKOFF_MAX)
 
 
-def restart_at(exited: ContainerStatus) -> float:
-    return (exited.finished_at or 0.0) + crash_backoff(exited)
+def restart_at(exited: ContainerStatus, sandbox_created: float = 0.0) -> float:
+    """When the exited instance may be restarted; exits from before the current sandbox at once."""
+    finished = exited.finished_at or 0.0
+    if sandbox_created and finished <= sandbox_created:
+        return finished
+    return finished + crash_backoff(exited)
+
+
+def sandbox_created(rt: PodRuntimeStatus) -> float:
+    return rt.sandbox.created_at if rt.sandbox is not None and rt.sandbox.ready else 0.0
+
+
+def restart_time(rt: PodRuntimeStatus, exited: ContainerStatus, holds: Mapping[str, float] = NO_HOLDS) -> float:
+    """restart_at in the pod's snapshot, not before the container's hold."""
+    return max(restart_at(exited, sandbox_created(rt)), holds.get(exited.name, 0.0))
 
 
 # ---------------------------------------------------------------------- observation
@@ -184,13 +219,14 @@ class _Init:
     phase: InitPhase = InitPhase.DONE
     failed: bool = False
     retry_at: float = 0.0
+    hold: float = 0.0
 
 
-def _walk_init(spec: Obj, rt: PodRuntimeStatus, policy: str) -> _Init:
+def _walk_init(spec: Obj, rt: PodRuntimeStatus, policy: str, holds: Mapping[str, float]) -> _Init:
     for c in spec.get("initContainers") or []:
         latest = rt.latest(c.get("name", ""))
         if latest is None:
-            return _Init(InitPhase.NEXT)
+            return _Init(InitPhase.NEXT, hold=holds.get(c.get("name", ""), 0.0))
         if latest.state is not ContainerState.EXITED:
             if is_sidecar(c):
                 continue
@@ -199,34 +235,46 @@ def _walk_init(spec: Obj, rt: PodRuntimeStatus, policy: str) -> _Init:
             continue
         if policy == "Never" and not is_sidecar(c):
             return _Init(InitPhase.DONE, failed=True)
-        return _Init(InitPhase.RETRY, retry_at=restart_at(latest))
+        return _Init(InitPhase.RETRY, retry_at=restart_time(rt, latest, holds))
     return _Init()
 
 
 def observe(pod: Obj | None, rt: PodRuntimeStatus, *, terminal: bool, stopping: Set[str],
-            confirmed: bool = False) -> Facts:
-    """The facts the stage selectors look at (terminal, stopping, confirmed: the worker's memory)."""
+            confirmed: bool = False, holds: Mapping[str, float] = NO_HOLDS,
+            unhealthy: Set[str] = frozenset()) -> Facts:
+    """The facts the stage selectors look at (terminal, stopping, confirmed, holds, unhealthy: the
+    worker's memory; unhealthy = ids of containers a liveness/startup probe wants restarted)."""
     running = [c for c in rt.containers if c.state is not ContainerState.EXITED]
+    sandbox = rt.sandbox is not None and rt.sandbox.ready
     base = Facts(running=bool(running), unstopped=any(c.id not in stopping for c in running),
-                 sandbox=rt.sandbox is not None and rt.sandbox.ready, terminal=terminal, confirmed=confirmed)
+                 unhealthy=any(c.id in unhealthy and c.id not in stopping for c in running),
+                 sandbox=sandbox, terminal=terminal, confirmed=confirmed,
+                 start_hold=0.0 if sandbox else holds.get(SANDBOX, 0.0))
     if pod is None:
         return replace(base, gone=True)
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     policy = spec.get("restartPolicy") or "Always"
-    init = _walk_init(spec, rt, policy)
+    init = _walk_init(spec, rt, policy, holds)
     base = replace(base, deleting=bool(meta.get("deletionTimestamp")))
     if init.failed:
         return replace(base, finished=True)
-    latest = [rt.latest(c.get("name", "")) for c in spec.get("containers") or []]
-    init_facts = replace(base, init=init.phase, backoff_due=init.retry_at)
+    names = [c.get("name", "") for c in spec.get("containers") or []]
+    latest = [rt.latest(n) for n in names]
+    init_facts = replace(base, init=init.phase, backoff_due=init.retry_at,
+                         start_hold=base.start_hold if not sandbox else init.hold)
     if init.phase is not InitPhase.DONE and all(c is None for c in latest):
         return init_facts
     exited = [c for c in latest if c is not None and c.state is ContainerState.EXITED]
     due = [c for c in exited if restarts(policy, c.exit_code)]
-    unstarted = any(c is None for c in latest)
-    if bool(latest) and not unstarted and len(exited) == len(latest) and not due:
+    unborn = [n for n, c in zip(names, latest, strict=True) if c is None]
+    if bool(latest) and not unborn and len(exited) == len(latest) and not due:
         return replace(base, finished=True)  # sidecars are stopped, not restarted, once the job is done
     if init.phase is not InitPhase.DONE:
         return init_facts  # a sidecar restarting beside running containers
-    return replace(base, unstarted=unstarted, restart_due=bool(due),
-                   backoff_due=min((restart_at(c) for c in due), default=0.0))
+    backoff_due = min((restart_time(rt, c, holds) for c in due), default=0.0)
+    hold = base.start_hold
+    if sandbox and unborn:
+        hold = min(holds.get(n, 0.0) for n in unborn)
+        if due:
+            hold = min(hold, backoff_due)  # the start action also restarts what is due
+    return replace(base, unstarted=bool(unborn), restart_due=bool(due), backoff_due=backoff_due, start_hold=hold)

@@ -15,6 +15,10 @@ after the old one is drained; when the container instance stops, a last read
 drains what it wrote and the stream ends. Like upstream, only the current
 file is read (rotated `.log.N` / timestamped files are not replayed).
 `container_log_error` turns a pod status into upstream's 400 messages.
+A plain text log (`LogTarget.plain`: a control-plane component's klog-style
+or JSON lines) is read line by line as stdout records, each stamped with the
+time its klog header (`I1122 03:04:05.123456`, year of the file's last
+change) or JSON `ts` gives, else the time of the previous line.
 """
 
 from __future__ import annotations
@@ -125,11 +129,53 @@ def encode_record(ts_ns: int, stream: str, content: bytes, partial: bool = False
     return f"{format_time(ts_ns)} {stream} {'P' if partial else 'F'} ".encode() + content + b"\n"
 
 
-def split_records(data: bytes) -> tuple[list[Record], bytes]:
-    """Complete records in data and the unterminated rest."""
+def split_records(data: bytes, plain: PlainClock | None = None) -> tuple[list[Record], bytes]:
+    """Complete records in data and the unterminated rest (plain: lines of a plain text log)."""
     lines = data.split(b"\n")
     rest = lines.pop()
+    if plain is not None:
+        return [plain.record(line) for line in lines], rest
     return [r for r in map(parse_record, lines) if r is not None], rest
+
+
+class PlainClock:
+    """Timestamps for the lines of a plain text log (see the module docstring)."""
+
+    def __init__(self, year: int, fallback_ns: int) -> None:
+        self.year = year
+        self.last = fallback_ns
+
+    def record(self, line: bytes) -> Record:
+        ts = _klog_time(line, self.year) or _json_time(line)
+        if ts is not None:
+            self.last = ts
+        return Record(self.last, "stdout", False, line)
+
+
+def _klog_time(line: bytes, year: int) -> int | None:
+    if len(line) < 21 or chr(line[0]) not in "IWEF" or line[5:6] != b" ":
+        return None
+    try:
+        dt = datetime.datetime.strptime(f"{year}{line[1:21].decode()}", "%Y%m%d %H:%M:%S.%f")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return int(dt.replace(tzinfo=datetime.UTC).timestamp()) * 1_000_000_000 + dt.microsecond * 1000
+
+
+def _json_time(line: bytes) -> int | None:
+    if not line.startswith(b'{"ts": "'):
+        return None
+    try:
+        return parse_time(line[8:line.index(b'"', 8)].decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _plain_clock(target: LogTarget, fd: int) -> PlainClock | None:
+    if not target.plain:
+        return None
+    mtime = os.fstat(fd).st_mtime
+    return PlainClock(datetime.datetime.fromtimestamp(mtime, datetime.UTC).year, int(mtime * 1e9))
 
 
 def tail_start(records: list[Record], tail: int | None) -> int:
@@ -230,21 +276,23 @@ async def stream_logs(target: LogTarget, opts: LogOptions, out: Callable[[bytes]
     except FileNotFoundError:
         return
     try:
-        records, rest = split_records(f.read())
+        plain = _plain_clock(target, f.fileno())
+        records, rest = split_records(f.read(), plain)
         for rec in records[tail_start(records, opts.tail_lines):]:
             await writer.write(rec)
         if opts.follow and not writer.done:
-            f = await _follow(f, rest, target, writer, poll)
+            f = await _follow(f, rest, target, writer, poll, plain)
     finally:
         f.close()
 
 
-async def _follow(f: Any, rest: bytes, target: LogTarget, writer: LogWriter, poll: float) -> Any:
+async def _follow(f: Any, rest: bytes, target: LogTarget, writer: LogWriter, poll: float,
+                  plain: PlainClock | None = None) -> Any:
     ident = os.fstat(f.fileno())
     while not writer.done:
         chunk = f.read()
         if chunk:
-            records, rest = split_records(rest + chunk)
+            records, rest = split_records(rest + chunk, plain)
             for rec in records:
                 await writer.write(rec)
             continue
@@ -256,7 +304,7 @@ async def _follow(f: Any, rest: bytes, target: LogTarget, writer: LogWriter, pol
             ident, rest = os.fstat(f.fileno()), b""
             continue
         if not await target.running():
-            records, _ = split_records(rest + f.read())
+            records, _ = split_records(rest + f.read(), plain)
             for rec in records:
                 await writer.write(rec)
             return f

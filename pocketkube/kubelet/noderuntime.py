@@ -12,7 +12,10 @@ starts before it registers its node and stops on `pocketkube stop`:
    exists), and it is started, or adopted if a previous agent left it running;
 4. the pause image is imported straight into containerd (no pull on the first RunPodSandbox);
 5. a `CRIRuntime` is connected, with pod logs under `<profile>/var/log/pods` and pod cgroups
-   under `cgroup_root` (default /pocketkube/<profile>/kubepods, so profiles do not collide).
+   under `cgroup_root` (default /pocketkube/<profile>-<hash of its folder>/kubepods, so profiles,
+   even of the same name in another POCKETKUBE_HOME, do not collide).
+`missing_prerequisites()` tells whether this host can run a real node at all (root; the
+containerd, runc and CNI plugin binaries), which is how `pocketkube start` picks its default.
 `stop()` undoes 5..2 in reverse (containers keep running: their shims outlive containerd).
 `delete_host_state()` is for `pocketkube delete`: it removes the cgroup root and, given the
 snapshot taken before the first start, the bridge and CNI chains the pods left.
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +43,19 @@ from pocketkube.kubelet.runtime.cri import CRIRuntime
 from pocketkube.kubelet.runtime.cri_types import DNSConfig
 
 UPSTREAM_PROBE_HOST = "registry-1.docker.io"
+REQUIRED_BINARIES = ("/usr/bin/containerd", "/usr/bin/ctr", "/usr/sbin/runc", "/usr/lib/cni/bridge",
+                     "/usr/lib/cni/host-local", "/usr/lib/cni/portmap", "/usr/lib/cni/loopback")
+
+
+def missing_prerequisites() -> list[str]:
+    """What this host lacks to run a real node ([] = it can)."""
+    missing = [] if os.geteuid() == 0 else ["root"]
+    return missing + [p for p in REQUIRED_BINARIES if not os.path.exists(p)]
+
+
+def default_cgroup_root(profile_dir: Path) -> str:
+    digest = hashlib.sha256(str(profile_dir.resolve()).encode()).hexdigest()[:8]
+    return f"/pocketkube/{profile_dir.name}-{digest}/kubepods"
 
 
 def network_available(host: str = UPSTREAM_PROBE_HOST, timeout: float = 2.0) -> bool:
@@ -58,7 +76,7 @@ class NodeRuntimeConfig:
     profile_dir: Path
     pod_cidr: str = "10.244.0.0/24"
     cri_endpoint: str | None = None
-    cgroup_root: str = ""  # default /pocketkube/<profile folder name>/kubepods
+    cgroup_root: str = ""  # default: default_cgroup_root(profile_dir)
     image_cache: Path | None = None
     upstream_fallback: bool | None = None
     dns: DNSConfig | None = None
@@ -73,7 +91,7 @@ class NodeRuntime:
         self.containerd = ContainerdManager(self.paths.containerd, settings)
         self.registry = LocalRegistry(self.paths.registry)
         self.runtime: CRIRuntime | None = None
-        self.cgroup_root = config.cgroup_root or f"/pocketkube/{config.profile_dir.name}/kubepods"
+        self.cgroup_root = config.cgroup_root or default_cgroup_root(config.profile_dir)
 
     @property
     def endpoint(self) -> str:

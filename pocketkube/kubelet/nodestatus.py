@@ -13,6 +13,13 @@ conditions with upstream reasons and messages, InternalIP and Hostname
 addresses, daemonEndpoints, nodeInfo (kubeletVersion v1.32.4,
 containerRuntimeVersion simulated://0.1.0) and the images present on the node.
 
+A real node (kubelet/realnode.py) is the same object without the simulated
+label, with the control-plane role label, and a `NodeIdentity` carrying what
+was read from the host: capacity and allocatable, machine and boot ids, OS
+image, kernel, architecture, the runtime's name and version; its Ready
+condition turns False (KubeletNotReady, with the runtime's reason) while the
+container runtime or its network is not ready.
+
 `report_key` is the status without heartbeat times: the agent posts a status
 when it differs from the last one posted, or every 5 minutes
 (nodeStatusReportFrequency), as the kubelet does; the Lease is renewed every
@@ -24,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +71,14 @@ class NodeIdentity:
     kubelet_port: int = KUBELET_PORT
     # Where the apiserver reaches this node's agent (logs/exec/port-forward): the agent runs on this machine.
     internal_dns: str = "localhost"
+    # A real node's facts (simulated nodes: from the Node object and the defaults below).
+    capacity: Mapping[str, str] | None = None
+    allocatable: Mapping[str, str] | None = None
+    os_image: str = OS_IMAGE
+    machine_id: str = ""
+    system_uuid: str = ""
+    kernel: str = ""
+    arch: str = "amd64"
 
 
 def is_simulated(node: Obj) -> bool:
@@ -87,9 +102,26 @@ def standard_labels(name: str) -> dict[str, str]:
             "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", SIMULATED_LABEL: "true"}
 
 
-def standard_annotations() -> dict[str, str]:
+def standard_annotations(agent: str = "simulated") -> dict[str, str]:
     return {"node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-            AGENT_ANNOTATION: "simulated"}
+            AGENT_ANNOTATION: agent}
+
+
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+
+
+def real_node_labels(name: str, arch: str = "amd64") -> dict[str, str]:
+    """A real node's labels: the kubelet's standard ones and the control-plane role (it hosts the control plane)."""
+    return {"beta.kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": arch,
+            "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", CONTROL_PLANE_LABEL: ""}
+
+
+def real_node(name: str, pod_cidr: str, runtime: str, arch: str = "amd64") -> Obj:
+    """The Node object a real node registers with (its agent posts the status next)."""
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": real_node_labels(name, arch),
+                         "annotations": standard_annotations(runtime)},
+            "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]}}
 
 
 def skeleton(name: str, capacity: dict[str, str] | None = None) -> Obj:
@@ -119,7 +151,9 @@ def registration_patch(node: Obj, pod_cidr: str) -> Obj | None:
     return patch or None
 
 
-def _resources(node: Obj) -> tuple[dict[str, str], dict[str, str]]:
+def _resources(node: Obj, ident: NodeIdentity) -> tuple[dict[str, str], dict[str, str]]:
+    if ident.capacity is not None:
+        return dict(ident.capacity), dict(ident.allocatable or ident.capacity)
     status = node.get("status") or {}
     capacity = {**DEFAULT_CAPACITY, **(status.get("capacity") or {})}
     capacity.setdefault("hugepages-1Gi", "0")
@@ -129,31 +163,49 @@ def _resources(node: Obj) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _images(present: Sequence[ImageStatus]) -> list[Obj]:
-    ranked = sorted(present, key=lambda i: (-i.size, i.name))[:MAX_IMAGES]
-    return [{"names": [i.ref, i.name], "sizeBytes": i.size} for i in ranked]
+    """One entry per image (its digest or id, then every tag), biggest first, as the kubelet lists them."""
+    names: dict[str, list[str]] = {}
+    sizes: dict[str, int] = {}
+    for i in sorted(present, key=lambda i: i.name):
+        names.setdefault(i.ref, [i.ref])
+        if i.name not in names[i.ref]:
+            names[i.ref].append(i.name)
+        sizes[i.ref] = i.size
+    ranked = sorted(names, key=lambda ref: (-sizes[ref], names[ref][1:2], ref))[:MAX_IMAGES]
+    return [{"names": names[ref], "sizeBytes": sizes[ref]} for ref in ranked]
 
 
-def report_key(node: Obj, ident: NodeIdentity, present: Sequence[ImageStatus]) -> Obj:
-    """The node status without heartbeat and transition times."""
-    capacity, allocatable = _resources(node)
+def _conditions(not_ready: str) -> list[Obj]:
+    out = [{"type": t, "status": s, "reason": r, "message": m} for t, s, r, m in NODE_CONDITIONS]
+    if not_ready:
+        out[-1] = {"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": not_ready}
+    return out
+
+
+def report_key(node: Obj, ident: NodeIdentity, present: Sequence[ImageStatus], not_ready: str = "") -> Obj:
+    """The node status without heartbeat and transition times (not_ready: why the runtime is not ready)."""
+    capacity, allocatable = _resources(node, ident)
     return {
         "capacity": capacity,
         "allocatable": allocatable,
-        "conditions": [{"type": t, "status": s, "reason": r, "message": m} for t, s, r, m in NODE_CONDITIONS],
+        "conditions": _conditions(not_ready),
         "addresses": [{"type": "InternalIP", "address": ident.internal_ip}]
         + ([{"type": "InternalDNS", "address": ident.internal_dns}] if ident.internal_dns else [])
         + [{"type": "Hostname", "address": ident.name}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": ident.kubelet_port}},
-        "nodeInfo": {"machineID": machine_id(ident.name), "systemUUID": system_uuid(ident.name),
-                     "bootID": ident.boot_id, "kernelVersion": platform.release(), "osImage": OS_IMAGE,
-                     "containerRuntimeVersion": ident.runtime, "kubeletVersion": KUBELET_VERSION,
-                     "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64"},
+        "nodeInfo": {"machineID": ident.machine_id or machine_id(ident.name),
+                     "systemUUID": ident.system_uuid or system_uuid(ident.name),
+                     "bootID": ident.boot_id, "kernelVersion": ident.kernel or platform.release(),
+                     "osImage": ident.os_image, "containerRuntimeVersion": ident.runtime,
+                     "kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": "", "operatingSystem": "linux",
+                     "architecture": ident.arch},
     } | ({"images": _images(present)} if present else {})
 
 
-def status(node: Obj, ident: NodeIdentity, present: Sequence[ImageStatus], now: float) -> Obj:
+def status(node: Obj, ident: NodeIdentity, present: Sequence[ImageStatus], now: float,
+           not_ready: str = "") -> Obj:
     """The full node status to post at `now` (keeps conditions owned by others)."""
-    out = report_key(node, ident, present)
+    out = report_key(node, ident, present, not_ready)
     previous = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
     ours = {t for t, _, _, _ in NODE_CONDITIONS}
     stamped = [dict(c) for t, c in previous.items() if t not in ours]

@@ -20,12 +20,14 @@ Theory of operation (kubelet generateAPIPodStatus + status manager, v1.32):
    from the previous status unless the condition's status changed;
    lastProbeTime is null.
 4. hostIP/hostIPs, podIP/podIPs (the previous IPs are kept once the sandbox is
-   gone), startTime (first status), qosClass (kept from the apiserver).
+   gone; a hostNetwork pod's is the node's), startTime (first status), qosClass
+   (kept from the apiserver).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pocketkube.kubelet import containerstatus, lifecycle
@@ -42,6 +44,8 @@ class PodContext:
     runtime_name: str
     terminal: bool
     now: float
+    waiting: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    probes: containerstatus.ProbeView | None = None
 
 
 def _is_running(s: Obj) -> bool:
@@ -195,7 +199,9 @@ def generate(pod: Obj, rt: PodRuntimeStatus, ctx: PodContext, previous: Obj) -> 
     spec = pod.get("spec") or {}
     deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
     cctx = containerstatus.StatusContext(ctx.runtime_name, ctx.terminal, deleting, ctx.now,
-                                         containerstatus.pod_ref(pod), containerstatus.never_ready(pod))
+                                         containerstatus.pod_ref(pod), containerstatus.never_ready(pod),
+                                         ctx.waiting, lifecycle.sandbox_created(rt), ctx.probes,
+                                         str((pod.get("metadata") or {}).get("uid") or ""))
     inits = containerstatus.init_statuses(spec, rt, cctx)
     regular = containerstatus.regular_statuses(spec, rt, cctx)
     pod_phase = phase(spec, inits, regular, terminal=ctx.terminal)
@@ -206,6 +212,8 @@ def generate(pod: Obj, rt: PodRuntimeStatus, ctx: PodContext, previous: Obj) -> 
     status["hostIP"] = ctx.host_ip
     status["hostIPs"] = _ips(ctx.host_ip)
     ip = rt.sandbox.ip if rt.sandbox is not None and rt.sandbox.ip else previous.get("podIP") or ""
+    if spec.get("hostNetwork") and rt.sandbox is not None:
+        ip = ctx.host_ip  # the pod shares the node's network: its IP is the node's
     if ip:
         status["podIP"] = ip
         status["podIPs"] = _ips(ip)
@@ -217,3 +225,26 @@ def generate(pod: Obj, rt: PodRuntimeStatus, ctx: PodContext, previous: Obj) -> 
         if key in previous:
             status[key] = previous[key]
     return status
+
+
+def summary(status: Obj) -> tuple[Any, ...]:
+    """What must match between the API's status and ours (others, e.g. the node-lifecycle controller
+    marking pods NotReady, may have changed it; the status manager's reconcile puts ours back)."""
+    conditions = tuple(sorted((str(c.get("type")), str(c.get("status"))) for c in status.get("conditions") or []
+                              if c.get("type") in KUBELET_CONDITIONS))
+    containers = tuple((s.get("name"), s.get("ready"), s.get("restartCount"), tuple(sorted(s.get("state") or {})))
+                       for s in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []))
+    return status.get("phase"), status.get("podIP"), conditions, containers
+
+
+def base_status(api_status: Obj, last: Obj | None) -> Obj:
+    """The status to build on: the API's, with our own last kubelet conditions and times."""
+    api = dict(api_status)
+    if not last:
+        return api
+    api["conditions"] = [c for c in api.get("conditions") or [] if c.get("type") not in KUBELET_CONDITIONS] + \
+                        [c for c in last.get("conditions") or [] if c.get("type") in KUBELET_CONDITIONS]
+    for k in ("startTime", "podIP"):
+        if last.get(k):
+            api[k] = last[k]
+    return api

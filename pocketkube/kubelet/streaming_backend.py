@@ -10,7 +10,8 @@ the backend only for runtime facts and byte streams:
   messages (kubelet/logs.py).
 - `log_path(ns, pod, container, previous)`: the CRI-format log file of the
   current (or previous) instance, plus a coroutine telling whether that
-  instance still runs (`kubectl logs -f` ends when it stops).
+  instance still runs (`kubectl logs -f` ends when it stops); `plain` marks a
+  plain text log (the mirror pods of control-plane processes).
 - `exec(...)` / `attach(...)`: an `ExecSession` (stdin writes and EOF,
   stdout/stderr async iterators that end when the process closes them, resize,
   `wait()` for the exit code, `cancel()` when the client goes away). A failure
@@ -55,6 +56,7 @@ def pod_not_found(namespace: str, pod: str) -> StreamingError:
 class LogTarget:
     path: Path
     running: Callable[[], Awaitable[bool]]
+    plain: bool = False  # a plain text log (a control-plane component's), not CRI records
 
 
 class ExecSession(Protocol):

@@ -45,6 +45,8 @@ class Cluster:
             "KUBECONFIG": str(self.home / ".kube" / "config"),
             "KUBECACHEDIR": str(self.home / ".kube" / "cache"),
             "HOME": str(self.home),
+            # Integration tests run on simulated nodes; tests/e2e start containerd nodes explicitly.
+            "POCKETKUBE_NODE_RUNTIME": "simulated",
         })
         self.env.pop("KUBECTL_EXTERNAL_DIFF", None)
 

@@ -56,7 +56,12 @@ def test_deployment_service_busybox_apply(cluster: Cluster) -> None:
 
         deploy = cluster.kubectl("get", "deployments", "-n", "development").out
         assert header(deploy) == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
-        assert rows(deploy)["pod-info-deployment"][1] == "0/3"
+
+        def ready() -> bool:
+            out = cluster.kubectl("get", "deployments", "-n", "development").out
+            return rows(out)["pod-info-deployment"][1:4] == ["3/3", "3", "3"]
+
+        cluster.wait_for(ready, timeout=60)
 
         svc = cluster.kubectl("get", "svc", "-A").out
         assert header(svc) == ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
@@ -72,9 +77,15 @@ def test_deployment_service_busybox_apply(cluster: Cluster) -> None:
         assert "deployment.apps/pod-info-deployment" in everything
         assert "deployment.apps/busybox" in everything
 
-        wide = cluster.kubectl("get", "pods", "-o", "wide", "-A")
-        assert "No resources found" in wide.stderr or header(wide.out)[:9] == [
-            "NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED"]
+        wide = cluster.kubectl("get", "pods", "-o", "wide", "-n", "development").out
+        assert header(wide) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE",
+                                "READINESS", "GATES"]
+        pods = [line.split() for line in wide.splitlines()[1:]]
+        assert len(pods) == 3
+        for pod in pods:
+            assert pod[0].startswith("pod-info-deployment-") and pod[1:4] == ["1/1", "Running", "0"]
+            assert pod[5].startswith("10.244.") and pod[7:] == ["<none>", "<none>"]
+        assert len({p[5] for p in pods}) == 3, "distinct pod IPs"
 
         wide_deploy = cluster.kubectl("get", "deploy", "busybox", "-o", "wide").out
         assert header(wide_deploy) == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES",

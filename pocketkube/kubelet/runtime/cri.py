@@ -9,13 +9,22 @@ directory from it); after a restart the spec is rebuilt from the sandbox's metad
 
 The seam's small configs (`interface.PodSandboxConfig` / `ContainerConfig`) are accepted, with
 the kubelet defaults filled in; the real pod workers pass the full `cri_types.PodSandboxSpec` /
-`ContainerSpec` (built by cri_podconfig from the pod) instead (a ContainerSpec without the pod's
-labels gets them added, since they are how the pod's containers are found). `stop_container` follows the seam
-contract (ask, return, the exit shows up in `pod_status` later): the blocking CRI StopContainer
-runs in a task owned by this object (awaited by `close()`); `client.stop_container` is the
-blocking call. `remove_pod` removes containers and sandboxes, then what containerd leaves
-behind: the pod's cgroup parent and its log directory. Everything CRI offers beyond the seam
-(exec/attach/port-forward URLs, stats, logs, pulls with auth) is on `self.client` (CRIClient).
+`ContainerSpec` (built by cri_podconfig from the pod), directly or as the seam config's `spec`
+(a ContainerSpec without the pod's labels gets them added, since they are how the pod's
+containers are found). `stop_container` follows the seam contract (ask, return, the exit
+shows up in `pod_status` later): the blocking CRI StopContainer runs in a task owned by this
+object (awaited by `close()`); `client.stop_container` is the blocking call. `remove_pod`
+removes containers and sandboxes, then what containerd leaves behind: the pod's cgroup parent
+and its log directory. Everything CRI offers beyond the seam (exec/attach/port-forward URLs,
+stats, logs, pulls with auth) is on `self.client` (CRIClient).
+
+An exited container's `message` is its termination message, as the kubelet reads it: the file
+mounted at its terminationMessagePath (at most 4096 bytes), or with policy
+FallbackToLogsOnError and a failure with an empty file, the end of its log (80 lines, 2048
+bytes); read once per container. `gc_pod(uid)` is the kubelet's container GC for one pod: of
+each container name's exited instances only the newest is kept (what lastState and `logs
+--previous` show), with their log files; stopped sandboxes other than the newest that no
+container uses any more are removed.
 """
 
 from __future__ import annotations
@@ -41,12 +50,15 @@ from pocketkube.kubelet.runtime.cri_types import (
     ANNOTATION_INIT,
     ANNOTATION_RESTART_COUNT,
     ANNOTATION_SIDECAR,
+    ANNOTATION_TERMINATION_MESSAGE_PATH,
+    ANNOTATION_TERMINATION_MESSAGE_POLICY,
     LABEL_CONTAINER_NAME,
     LABEL_POD_NAME,
     LABEL_POD_NAMESPACE,
     LABEL_POD_UID,
     AuthConfig,
     ContainerSpec,
+    CRIContainer,
     CRIContainerState,
     CRIContainerStatus,
     CRIError,
@@ -69,6 +81,8 @@ from pocketkube.kubelet.runtime.interface import (
 
 log = logging.getLogger(__name__)
 _STATES = {CRIContainerState.CREATED: ContainerState.CREATED, CRIContainerState.RUNNING: ContainerState.RUNNING}
+MAX_MESSAGE_BYTES = 4096
+FALLBACK_LOG_LINES, FALLBACK_LOG_BYTES = 80, 2048
 
 
 class CRIRuntime:
@@ -83,6 +97,7 @@ class CRIRuntime:
         self.dns = dns
         self._specs: dict[str, PodSandboxSpec] = {}
         self._stops: set[asyncio.Task[None]] = set()
+        self._messages: dict[str, str] = {}
 
     @classmethod
     async def connect(cls, endpoint: str, **kwargs: Any) -> CRIRuntime:
@@ -116,6 +131,8 @@ class CRIRuntime:
         return sorted(found, key=lambda s: (s.created_at, s.attempt))
 
     async def run_pod_sandbox(self, config: PodSandboxConfig | PodSandboxSpec) -> SandboxStatus:
+        if isinstance(config, PodSandboxConfig) and isinstance(config.spec, PodSandboxSpec):
+            config = config.spec
         spec = config if isinstance(config, PodSandboxSpec) else self.sandbox_spec(config)
         sandboxes = await self._sandboxes(spec.uid)
         ready = [s for s in sandboxes if s.ready]
@@ -156,6 +173,7 @@ class CRIRuntime:
     async def remove_pod(self, pod_uid: str) -> None:
         """Remove the pod's containers and sandboxes, its cgroup parent and its log directory."""
         for c in await self.client.list_containers(labels={LABEL_POD_UID: pod_uid}):
+            self._messages.pop(c.id, None)
             with contextlib.suppress(NotFound):
                 await self.client.remove_container(c.id)
         sandboxes = await self._sandboxes(pod_uid)
@@ -212,6 +230,8 @@ class CRIRuntime:
             log_path=container_log_path(config.name, config.attempt))
 
     async def create_container(self, pod_uid: str, config: ContainerConfig | ContainerSpec) -> str:
+        if isinstance(config, ContainerConfig) and isinstance(config.spec, ContainerSpec):
+            config = config.spec
         sandbox_id, sandbox = await self._ready_sandbox(pod_uid)
         if isinstance(config, ContainerSpec):
             spec = config if config.labels.get(LABEL_POD_UID) == pod_uid else dataclasses.replace(
@@ -252,9 +272,41 @@ class CRIRuntime:
         statuses = []
         for c in await self.client.list_containers(labels={LABEL_POD_UID: pod_uid}):
             with contextlib.suppress(NotFound):
-                statuses.append(seam_container_status(await self.client.container_status(c.id)))
+                status = await self.client.container_status(c.id)
+                message = self._message(status) if status.state == CRIContainerState.EXITED else None
+                statuses.append(seam_container_status(status, message))
         statuses.sort(key=lambda s: (s.created_at, s.attempt))
         return PodRuntimeStatus(sandbox=sandbox, containers=tuple(statuses))
+
+    def _message(self, status: CRIContainerStatus) -> str:
+        cached = self._messages.get(status.id)
+        if cached is None:
+            cached = self._messages[status.id] = termination_message(status)
+        return cached
+
+    async def gc_pod(self, pod_uid: str) -> int:
+        """Remove the pod's surplus exited containers and dead sandboxes; returns how many were removed."""
+        containers = await self.client.list_containers(labels={LABEL_POD_UID: pod_uid})
+        exited: dict[str, list[CRIContainer]] = {}
+        for c in containers:
+            if c.state == CRIContainerState.EXITED:
+                exited.setdefault(c.name, []).append(c)
+        removed = 0
+        for instances in exited.values():
+            for c in sorted(instances, key=lambda c: (c.attempt, c.created_at))[:-1]:
+                with contextlib.suppress(NotFound):
+                    path = (await self.client.container_status(c.id)).log_path
+                    await self.client.remove_container(c.id)
+                    self._messages.pop(c.id, None)
+                    if path:
+                        Path(path).unlink(missing_ok=True)
+                    removed += 1
+        used = {c.sandbox_id for c in await self.client.list_containers(labels={LABEL_POD_UID: pod_uid})}
+        for s in (await self._sandboxes(pod_uid))[:-1]:
+            if not s.ready and s.id not in used:
+                await self.client.remove_pod_sandbox(s.id)
+                removed += 1
+        return removed
 
     def next_change(self, pod_uid: str) -> float | None:
         return None
@@ -263,7 +315,7 @@ class CRIRuntime:
         """Nothing to do: containerd kept the pod; its sandbox spec is rebuilt on demand."""
 
 
-def seam_container_status(s: CRIContainerStatus) -> ContainerStatus:
+def seam_container_status(s: CRIContainerStatus, message: str | None = None) -> ContainerStatus:
     state = _STATES.get(s.state, ContainerState.EXITED)
     reason = s.reason
     if s.state == CRIContainerState.UNKNOWN and not reason:
@@ -271,5 +323,35 @@ def seam_container_status(s: CRIContainerStatus) -> ContainerStatus:
     return ContainerStatus(
         id=s.id, name=s.name, attempt=s.attempt, image=s.image, image_ref=s.image_ref, state=state,
         created_at=s.created_at, started_at=s.started_at, finished_at=s.finished_at, exit_code=s.exit_code,
-        reason=reason if state is ContainerState.EXITED else "", message=s.message,
+        reason=reason if state is ContainerState.EXITED else "", message=s.message if message is None else message,
         init=s.annotations.get(ANNOTATION_INIT) == "true")
+
+
+def _tail(path: str, lines: int, limit: int) -> str:
+    """The content of the last `lines` records of a CRI log file, at most `limit` bytes."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            data = f.read()
+    except OSError:
+        return ""
+    out = [r.split(b" ", 3)[3] if r.count(b" ") >= 3 else b"" for r in data.splitlines()[-lines:]]
+    return b"\n".join(out)[-limit:].decode(errors="replace")
+
+
+def termination_message(s: CRIContainerStatus) -> str:
+    """The termination message of an exited container (see the module docstring)."""
+    path = s.annotations.get(ANNOTATION_TERMINATION_MESSAGE_PATH, "")
+    message = s.message
+    for m in s.mounts:
+        if path and m.container_path == path:
+            try:
+                with open(m.host_path, "rb") as f:
+                    message = f.read(MAX_MESSAGE_BYTES).decode(errors="replace")
+            except OSError:
+                pass
+    fallback = s.annotations.get(ANNOTATION_TERMINATION_MESSAGE_POLICY) == "FallbackToLogsOnError"
+    if fallback and not message and s.exit_code != 0 and s.log_path:
+        message = _tail(s.log_path, FALLBACK_LOG_LINES, FALLBACK_LOG_BYTES)
+    return message

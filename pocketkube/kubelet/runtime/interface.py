@@ -25,6 +25,10 @@ Contract for implementations:
   runtime's state survives the agent, so it does nothing).
 - Statuses are immutable snapshots; container instances of a pod are ordered
   oldest first; `PodRuntimeStatus.latest(name)` is the current instance.
+- The configs carry what every runtime needs; `spec` may carry a runtime's own
+  full request built by the node's configurer (kubelet/configurer.py: the CRI
+  one attaches cri_types.PodSandboxSpec / ContainerSpec); a runtime ignores a
+  spec it does not know.
 """
 
 from __future__ import annotations
@@ -98,6 +102,7 @@ class PodSandboxConfig:
     name: str
     namespace: str
     annotations: Mapping[str, str] = field(default_factory=dict)
+    spec: object | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,7 @@ class ContainerConfig:
     init: bool = False
     sidecar: bool = False
     annotations: Mapping[str, str] = field(default_factory=dict)
+    spec: object | None = None
 
 
 @dataclass(frozen=True, slots=True)
