@@ -43,14 +43,19 @@ from pocketkube.kubelet.runtime.cri import CRIRuntime
 from pocketkube.kubelet.runtime.cri_types import DNSConfig
 
 UPSTREAM_PROBE_HOST = "registry-1.docker.io"
-REQUIRED_BINARIES = ("/usr/bin/containerd", "/usr/bin/ctr", "/usr/sbin/runc", "/usr/lib/cni/bridge",
-                     "/usr/lib/cni/host-local", "/usr/lib/cni/portmap", "/usr/lib/cni/loopback")
+# What a real node needs on the host, and the Debian package that provides it.
+REQUIRED_BINARIES = {"/usr/bin/containerd": "containerd", "/usr/bin/ctr": "containerd", "/usr/sbin/runc": "runc",
+                     "/usr/lib/cni/bridge": "containernetworking-plugins",
+                     "/usr/lib/cni/host-local": "containernetworking-plugins",
+                     "/usr/lib/cni/portmap": "containernetworking-plugins",
+                     "/usr/lib/cni/loopback": "containernetworking-plugins"}
 
 
 def missing_prerequisites() -> list[str]:
-    """What this host lacks to run a real node ([] = it can)."""
+    """What this host lacks to run a real node ([] = it can), each naming the apt package to install."""
     missing = [] if os.geteuid() == 0 else ["root"]
-    return missing + [p for p in REQUIRED_BINARIES if not os.path.exists(p)]
+    return missing + [f"{path} (apt package {pkg})" for path, pkg in REQUIRED_BINARIES.items()
+                      if not os.path.exists(path)]
 
 
 def default_cgroup_root(profile_dir: Path) -> str:

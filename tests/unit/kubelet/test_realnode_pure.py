@@ -179,3 +179,11 @@ def test_the_host_snapshot_is_kept_once(tmp_path: Path) -> None:
     assert nodepurge.load_host_snapshot(tmp_path) == first
     assert nodepurge.load_host_snapshot(tmp_path / "none") is None
     assert nodepurge.mounts_under(tmp_path) == []  # nothing is mounted under a fresh folder
+
+
+def test_missing_prerequisites_name_the_apt_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pocketkube.kubelet import noderuntime
+
+    monkeypatch.setattr(noderuntime.os.path, "exists", lambda p: p != "/usr/sbin/runc")
+    monkeypatch.setattr(noderuntime.os, "geteuid", lambda: 0)
+    assert noderuntime.missing_prerequisites() == ["/usr/sbin/runc (apt package runc)"]
