@@ -44,7 +44,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pocketkube.aio.backoff import Backoff
 from pocketkube.client.informer import Handlers, Informer
@@ -52,15 +52,11 @@ from pocketkube.client.rest import ResourceRef, RESTClient
 from pocketkube.kubelet import ipam, poddns, simulate
 from pocketkube.kubelet.clock import Clock, RealClock
 from pocketkube.kubelet.configurer import SEAM, PodConfigurer
-from pocketkube.kubelet.criconfigurer import CRIConfigurer
-from pocketkube.kubelet.crilocator import CRIPodLocator
 from pocketkube.kubelet.events import WARNING, NodeEvents, pod_ref
 from pocketkube.kubelet.lifecycle import Wait
 from pocketkube.kubelet.nodes import NODES, NodeManager, ensure_nodes
-from pocketkube.kubelet.pleg import RelistPLEG
 from pocketkube.kubelet.podactions import ProbeHooks, field_path
 from pocketkube.kubelet.podinputs.probes.manager import ProbeManager, ProbeUpdate
-from pocketkube.kubelet.podinputs.probes.prober import Prober
 from pocketkube.kubelet.podinputs.probes.spec import ProbeKind, Result, kill_message
 from pocketkube.kubelet.podinputs.volumes.manager import VolumeManager
 from pocketkube.kubelet.podworkers import PodWorkers, is_mirror
@@ -71,6 +67,10 @@ from pocketkube.kubelet.streaming_backend import StreamingBackend
 from pocketkube.kubelet.streaming_cri import CRIStreaming
 from pocketkube.kubelet.streaming_route import RoutingStreaming
 from pocketkube.kubelet.streaming_sim import SimulatedStreaming
+
+if TYPE_CHECKING:  # the CRI stack (grpc, protobuf: ~16 MB) is imported only by agents with a real node
+    from pocketkube.kubelet.criconfigurer import CRIConfigurer
+    from pocketkube.kubelet.pleg import RelistPLEG
 
 log = logging.getLogger("pocketkube.kubelet.agent")
 
@@ -173,6 +173,11 @@ class Agent:
         """Bring up the real node's containerd and CRI runtime (before the agent serves anything)."""
         if self.real is None:
             return
+        from pocketkube.kubelet.criconfigurer import CRIConfigurer
+        from pocketkube.kubelet.crilocator import CRIPodLocator
+        from pocketkube.kubelet.pleg import RelistPLEG
+        from pocketkube.kubelet.podinputs.probes.prober import Prober
+
         runtime = await self.real.start_runtime()
         assert self.options.real_node is not None
         profile_dir = self.options.real_node.profile_dir

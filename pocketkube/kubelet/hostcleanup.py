@@ -14,6 +14,7 @@ call it in teardown.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import shlex
 import subprocess
 from dataclasses import dataclass
@@ -108,3 +109,8 @@ def restore_host(before: HostSnapshot, bridges: tuple[str, ...] = ("cni0",)) -> 
                 IP_FORWARD.write_text(before.ip_forward + "\n")
                 done.append(f"ip_forward={before.ip_forward}")
     return done
+
+
+def default_cgroup_root(profile_dir: Path) -> str:
+    digest = hashlib.sha256(str(profile_dir.resolve()).encode()).hexdigest()[:8]
+    return f"/pocketkube/{profile_dir.name}-{digest}/kubepods"

@@ -28,8 +28,14 @@ import subprocess
 import time
 from pathlib import Path
 
-from pocketkube.kubelet.hostcleanup import CGROUP_ROOT, HostSnapshot, links, remove_cgroup, restore_host
-from pocketkube.kubelet.noderuntime import default_cgroup_root
+from pocketkube.kubelet.hostcleanup import (
+    CGROUP_ROOT,
+    HostSnapshot,
+    default_cgroup_root,
+    links,
+    remove_cgroup,
+    restore_host,
+)
 
 SNAPSHOT_FILE = Path("kubelet") / "host-before.json"
 BRIDGE = "cni0"

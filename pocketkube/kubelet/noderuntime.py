@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import os
 import socket
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from pocketkube.kubelet.containerd import ContainerdManager
 from pocketkube.kubelet.containerd_config import ContainerdSettings, NodePaths
-from pocketkube.kubelet.hostcleanup import HostSnapshot, remove_cgroup, restore_host
+from pocketkube.kubelet.hostcleanup import HostSnapshot, default_cgroup_root, remove_cgroup, restore_host
 from pocketkube.kubelet.oci.archive import open_archive
 from pocketkube.kubelet.oci.build import BUSYBOX_IMAGE, PAUSE_IMAGE, ensure_builtin_images
 from pocketkube.kubelet.oci.containerd_import import ContainerdImages
@@ -56,11 +55,6 @@ def missing_prerequisites() -> list[str]:
     missing = [] if os.geteuid() == 0 else ["root"]
     return missing + [f"{path} (apt package {pkg})" for path, pkg in REQUIRED_BINARIES.items()
                       if not os.path.exists(path)]
-
-
-def default_cgroup_root(profile_dir: Path) -> str:
-    digest = hashlib.sha256(str(profile_dir.resolve()).encode()).hexdigest()[:8]
-    return f"/pocketkube/{profile_dir.name}-{digest}/kubepods"
 
 
 def network_available(host: str = UPSTREAM_PROBE_HOST, timeout: float = 2.0) -> bool:

@@ -31,7 +31,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pocketkube.aio.backoff import Backoff
 from pocketkube.api.schema import get_schema
@@ -42,13 +42,14 @@ from pocketkube.kubelet.clock import Clock
 from pocketkube.kubelet.events import NORMAL, NodeEvents, node_ref
 from pocketkube.kubelet.hostcleanup import snapshot_host
 from pocketkube.kubelet.hostinfo import HostFacts
-from pocketkube.kubelet.noderuntime import NodeRuntime, NodeRuntimeConfig
 from pocketkube.kubelet.nodes import LEASES, NODES, SMP, NodeManager
 from pocketkube.kubelet.nodestatus import LEASE_NAMESPACE, NodeIdentity
-from pocketkube.kubelet.runtime.cri import CRIRuntime
 from pocketkube.kubelet.runtime.cri_types import CRIContainerState, NotFound
 from pocketkube.kubelet.runtime.interface import Runtime, RuntimeFailure
 from pocketkube.machinery.smpdiff import create_two_way_merge_patch
+
+if TYPE_CHECKING:  # the CRI stack (grpc, protobuf) loads only when a real node is brought up
+    from pocketkube.kubelet.runtime.cri import CRIRuntime
 
 log = logging.getLogger("pocketkube.kubelet.realnode")
 Obj = dict[str, Any]
@@ -75,6 +76,8 @@ class RealNode:
         self.name = config.name
         self.on_serving = on_serving
         self.kubelet_port = 0  # the agent's streaming server, once it listens
+        from pocketkube.kubelet.noderuntime import NodeRuntime, NodeRuntimeConfig
+
         self.stack = NodeRuntime(NodeRuntimeConfig(profile_dir=config.profile_dir, pod_cidr=config.pod_cidr,
                                                    cri_endpoint=config.cri_endpoint))
         self.runtime: CRIRuntime | None = None

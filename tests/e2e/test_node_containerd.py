@@ -31,8 +31,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from cluster import KUBECTL, Cluster
 
 from pocketkube.kubelet import nodepurge
-from pocketkube.kubelet.hostcleanup import HostSnapshot, links, nat_chains, snapshot_host
-from pocketkube.kubelet.noderuntime import default_cgroup_root
+from pocketkube.kubelet.hostcleanup import HostSnapshot, default_cgroup_root, links, nat_chains, snapshot_host
 
 pytestmark = e2e_mark()
 PROFILE = f"pke2e{os.getpid()}"
