@@ -32,6 +32,7 @@ import binascii
 import functools
 import importlib.resources
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -113,7 +114,7 @@ class Decoder:
         self.prune = prune
         self.unknown: list[str] = []
 
-    def object(self, value: Any, node: Node, path: str, struct: str) -> Any:
+    def object(self, value: Any, node: Node, path: str, struct: str, skip: Collection[str] = ()) -> Any:
         if not isinstance(value, dict):
             raise TypeMismatch(value, node, struct, path)
         definition = node.definition
@@ -126,6 +127,8 @@ class Decoder:
         if omit is None:
             omit = _OMIT_EMPTY[definition.name] = _omit_empty(definition.name)
         for key in list(value):
+            if key in skip:
+                continue
             sub = props.get(key)
             child = prefix + key
             if sub is None:
@@ -213,10 +216,20 @@ def _quantity(value: Any, node: Node, path: str, struct: str) -> str:
         raise TypeMismatch(value, node, struct, path, detail=str(e)) from None
 
 
+_CANONICAL_TIME = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_CANONICAL_MICROTIME = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+
+
 def _time(value: Any, node: Node, path: str, struct: str) -> str:
     if not isinstance(value, str):
         raise TypeMismatch(value, node, struct, path)
     micro = node.kind == schema.MICROTIME
+    if (_CANONICAL_MICROTIME if micro else _CANONICAL_TIME).fullmatch(value):
+        try:  # already in the form it is stored in (UTC, as formatted below): check the ranges only
+            datetime.fromisoformat(value)
+            return value
+        except ValueError:
+            pass  # out of range: the Go-faithful parser below words the error
     try:
         t = parse_go_time(value, micro=micro)
     except (ValueError, OverflowError) as e:
@@ -450,13 +463,16 @@ def _zero(node: Node) -> Any:
     return {} if node.kind == schema.OBJECT else _ZEROS.get(node.kind)
 
 
-def decode(obj: dict[str, Any], definition_name: str, *, prune: bool = True) -> list[str]:
+def decode(obj: dict[str, Any], definition_name: str, *, prune: bool = True,
+           skip: Collection[str] = ()) -> list[str]:
     """Check and normalise `obj` in place; returns the unknown field paths (pruned if `prune`).
 
-    Raises TypeMismatch on the first value of the wrong type.
+    Raises TypeMismatch on the first value of the wrong type. `skip` names top-level fields
+    whose values are already decoded (exactly a stored object's): they are left as they are,
+    which is what decoding them again would do.
     """
     d = Decoder(prune=prune)
-    d.object(obj, schema.get_schema().root(definition_name), "", "")
+    d.object(obj, schema.get_schema().root(definition_name), "", "", skip)
     return d.unknown
 
 
@@ -489,12 +505,19 @@ def _object_ref(node: Node) -> str:
     return node.ref if node.kind == schema.OBJECT else ""
 
 
-def apply_defaults(obj: dict[str, Any], definition_name: str) -> None:
-    """Run the registered defaulters over `obj` (in place), parent before children."""
-    _default_object(obj, definition_name, defaults_registry.load_all())
+def apply_defaults(obj: dict[str, Any], definition_name: str, *, skip: Collection[str] = ()) -> None:
+    """Run the registered defaulters over `obj` (in place), parent before children.
+
+    `skip` names top-level fields holding exactly a stored (already defaulted) value: the
+    object's own defaulters still run, but the walk does not descend into those fields. That
+    is exact because defaulters are type-keyed (each sees only its own subtree) and
+    idempotent (a defaulted subtree is their fixed point), as upstream requires.
+    """
+    _default_object(obj, definition_name, defaults_registry.load_all(), skip)
 
 
-def _default_object(obj: Any, name: str, table: dict[str, list[defaults_registry.Defaulter]]) -> None:
+def _default_object(obj: Any, name: str, table: dict[str, list[defaults_registry.Defaulter]],
+                    skip: Collection[str] = ()) -> None:
     if not isinstance(obj, dict) or not _reaches_defaulter(name):
         return
     for fn in table.get(name, ()):
@@ -502,7 +525,7 @@ def _default_object(obj: Any, name: str, table: dict[str, list[defaults_registry
     props = schema.get_schema().definition(name).properties
     for key, value in obj.items():
         node = props.get(key)
-        if node is None:
+        if node is None or key in skip:
             continue
         ref = _object_ref(node)
         if ref:

@@ -25,13 +25,12 @@ from pocketkube.apiserver.context import RequestContext
 from pocketkube.apiserver.objectmeta import random_suffix
 from pocketkube.apiserver.watchcache import WatchCache
 from pocketkube.machinery import errors
+from pocketkube.machinery.taints import NO_EXECUTE, NOT_READY, UNREACHABLE
 
 Obj = dict[str, Any]
 TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_EXPIRATION = 3607
 DEFAULT_TOLERATION_SECONDS = 300
-TAINT_NOT_READY = "node.kubernetes.io/not-ready"
-TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
 
 
 def _is_pod_create(op: str, resource: Resource, obj: Obj | None) -> bool:
@@ -94,15 +93,16 @@ class DefaultTolerationSeconds:
             return None
         assert obj is not None
         tolerations = obj["spec"].setdefault("tolerations", [])
-        for key in (TAINT_NOT_READY, TAINT_UNREACHABLE):
+        for key in (NOT_READY, UNREACHABLE):
             if not any(_tolerates(t, key) for t in tolerations):
-                tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
+                tolerations.append({"key": key, "operator": "Exists", "effect": NO_EXECUTE,
                                     "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
         return None
 
 
 def _tolerates(t: Obj, key: str) -> bool:
-    if t.get("effect") not in (None, "", "NoExecute"):
+    """Upstream's own test here, looser than ToleratesTaint: the value is not compared."""
+    if t.get("effect") not in (None, "", NO_EXECUTE):
         return False
     if t.get("operator") == "Exists" and not t.get("key"):
         return True

@@ -56,16 +56,19 @@ def _subject_fields(cert: dict[str, Any]) -> tuple[str, list[str]]:
     return cn, orgs
 
 
-def x509_user(request: web.Request) -> UserInfo | None:
+def peer_subject(request: web.Request) -> tuple[str, list[str]] | None:
+    """(subject CN, subject Os) of the connection's verified client certificate; None without one.
+    The node agent's streaming server authenticates its clients with this too."""
     transport = request.transport
-    if transport is None:
+    cert = transport.get_extra_info("peercert") if transport is not None else None
+    return _subject_fields(cert) if cert else None
+
+
+def x509_user(request: web.Request) -> UserInfo | None:
+    subject = peer_subject(request)
+    if subject is None or not subject[0]:
         return None
-    cert = transport.get_extra_info("peercert")
-    if not cert:
-        return None
-    cn, orgs = _subject_fields(cert)
-    if not cn:
-        return None
+    cn, orgs = subject
     return UserInfo(cn, (*orgs, AUTHENTICATED))
 
 

@@ -10,7 +10,7 @@ converted back (`present`). Each pair is two pure functions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -34,14 +34,20 @@ _EVENT_RENAMES = (  # (events.k8s.io/v1 field, core/v1 field)
 _EVENT_SAME = ("metadata", "eventTime", "series", "action", "reason", "related", "reportingInstance", "type")
 
 
-def event_to_core(obj: Obj) -> Obj:
-    out: Obj = {"kind": "Event", "apiVersion": "v1"}
+def _event_fields(obj: Obj, api_version: str, renames: Iterable[tuple[str, str]]) -> Obj:
+    """An Event of `api_version` with the fields both versions share and the renamed ones (from, to)."""
+    out: Obj = {"kind": "Event", "apiVersion": api_version}
     for key in _EVENT_SAME:
         if key in obj:
             out[key] = obj[key]
-    for new, old in _EVENT_RENAMES:
-        if new in obj:
-            out[old] = obj[new]
+    for source, target in renames:
+        if source in obj:
+            out[target] = obj[source]
+    return out
+
+
+def event_to_core(obj: Obj) -> Obj:
+    out = _event_fields(obj, "v1", _EVENT_RENAMES)
     if "series" in out:
         series = dict(out["series"])
         out["series"] = {"count": series.get("count", 0), "lastObservedTime": series.get("lastObservedTime")}
@@ -49,13 +55,7 @@ def event_to_core(obj: Obj) -> Obj:
 
 
 def event_from_core(obj: Obj) -> Obj:
-    out: Obj = {"kind": "Event", "apiVersion": "events.k8s.io/v1"}
-    for key in _EVENT_SAME:
-        if key in obj:
-            out[key] = obj[key]
-    for new, old in _EVENT_RENAMES:
-        if old in obj:
-            out[new] = obj[old]
+    out = _event_fields(obj, "events.k8s.io/v1", ((old, new) for new, old in _EVENT_RENAMES))
     if "eventTime" not in out:
         out["eventTime"] = None
     return out
@@ -205,12 +205,21 @@ def _ref_to_v1(ref: Obj) -> Obj:
     return _put({"kind": ref.get("kind", ""), "name": ref.get("name", "")}, "apiVersion", ref.get("apiVersion") or None)
 
 
-def _spec_to_v1(m: Obj) -> Obj:
+_SOURCE_FIELDS = {"Object": "object", "Pods": "pods", "Resource": "resource", "ContainerResource": "containerResource",
+                  "External": "external"}
+
+
+def _v2_source(m: Obj) -> tuple[str, Obj | None]:
+    """A v2 MetricSpec/MetricStatus's type and its source member (None when missing)."""
     kind = m.get("type", "")
+    src = m.get(_SOURCE_FIELDS.get(kind, ""), None)
+    return kind, src if isinstance(src, dict) else None
+
+
+def _spec_to_v1(m: Obj) -> Obj:
+    kind, src = _v2_source(m)
     out: Obj = {"type": kind}
-    src = m.get({"Object": "object", "Pods": "pods", "Resource": "resource", "ContainerResource": "containerResource",
-                 "External": "external"}.get(kind, ""), None)
-    if not isinstance(src, dict):
+    if src is None:
         return out
     target, metric = src.get("target") or {}, src.get("metric") or {}
     if kind in ("Resource", "ContainerResource"):
@@ -270,11 +279,9 @@ def _spec_from_v1(m: Obj) -> Obj:
 
 
 def _status_to_v1(m: Obj) -> Obj:
-    kind = m.get("type", "")
+    kind, src = _v2_source(m)
     out: Obj = {"type": kind}
-    src = m.get({"Object": "object", "Pods": "pods", "Resource": "resource", "ContainerResource": "containerResource",
-                 "External": "external"}.get(kind, ""), None)
-    if not isinstance(src, dict):
+    if src is None:
         return out
     current, metric = src.get("current") or {}, src.get("metric") or {}
     if kind in ("Resource", "ContainerResource"):

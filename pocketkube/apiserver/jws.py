@@ -57,15 +57,24 @@ def sign(private_key: ec.EllipticCurvePrivateKey, claims: dict[str, Any]) -> str
     return signing_input.decode() + "." + b64url(r.to_bytes(_COORD, "big") + s.to_bytes(_COORD, "big"))
 
 
-def unverified_claims(token: str) -> dict[str, Any]:
-    """The claims of a compact JWS without checking anything (to pick the issuer)."""
+def _segments(token: str) -> list[str]:
+    """header, payload and signature of a compact JWS."""
     parts = token.split(".")
     if len(parts) != 3:
         raise InvalidToken("not a JWT")
+    return parts
+
+
+def _json_segment(segment: str) -> Any:
     try:
-        claims = orjson.loads(unb64url(parts[1]))
+        return orjson.loads(unb64url(segment))
     except orjson.JSONDecodeError as e:
         raise InvalidToken("malformed token") from e
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The claims of a compact JWS without checking anything (to pick the issuer)."""
+    claims = _json_segment(_segments(token)[1])
     if not isinstance(claims, dict):
         raise InvalidToken("malformed token")
     return claims
@@ -73,13 +82,8 @@ def unverified_claims(token: str) -> dict[str, Any]:
 
 def verify(token: str, keys: Iterable[ec.EllipticCurvePublicKey]) -> dict[str, Any]:
     """The claims of a token signed by one of `keys`; InvalidToken otherwise."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise InvalidToken("not a JWT")
-    try:
-        header = orjson.loads(unb64url(parts[0]))
-    except orjson.JSONDecodeError as e:
-        raise InvalidToken("malformed token") from e
+    parts = _segments(token)
+    header = _json_segment(parts[0])
     if not isinstance(header, dict) or header.get("alg") != ALG:
         raise InvalidToken("unsupported signing algorithm")
     sig = unb64url(parts[2])

@@ -4,12 +4,13 @@ Theory of operation: the server owns uid, creationTimestamp, resourceVersion,
 generation, deletionTimestamp and selfLink. On create they are assigned (or
 cleared); on update they are carried over from the stored object, so a client
 can never forge them. Names from generateName get upstream's 5-character random
-suffix.
+suffix (the prefix cut to 58 characters so the name fits 63).
 """
 
 from __future__ import annotations
 
-import secrets
+import os
+import random
 import uuid
 from typing import Any
 
@@ -22,8 +23,37 @@ _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's: no vowels, no co
 _SERVER_OWNED_ON_UPDATE = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 
 
+_RANDOM = random.Random()  # upstream's utilrand is math/rand too: suffixes need not be unpredictable
+MAX_GENERATED_NAME_LENGTH = 58  # 63 minus the suffix
+_UID_BATCH = 256
+
+
+class _UIDs:
+    """Random (version 4) UIDs from the OS's CSPRNG, read 256 at a time: os.urandom releases the GIL,
+    and on a busy server every release can wait behind the storage writer thread to get it back."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> str:
+        if self._at >= len(self._pool):
+            self._pool, self._at = os.urandom(16 * _UID_BATCH), 0
+        chunk = self._pool[self._at:self._at + 16]
+        self._at += 16
+        return str(uuid.UUID(bytes=chunk, version=4))
+
+
+new_uid = _UIDs().next
+
+
 def random_suffix(n: int = 5) -> str:
-    return "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(n))
+    return "".join(_RANDOM.choices(_SUFFIX_ALPHABET, k=n))
+
+
+def generate_name(base: str) -> str:
+    """upstream SimpleNameGenerator: generateName cut to 58 characters, then a 5-character suffix."""
+    return base[:MAX_GENERATED_NAME_LENGTH] + random_suffix()
 
 
 def meta(obj: Obj) -> dict[str, Any]:
@@ -59,16 +89,19 @@ def set_namespace(obj: Obj, resource: Resource, url_namespace: str) -> None:
         m["namespace"] = url_namespace
 
 
-def prepare_create_meta(obj: Obj, now: str) -> None:
+def prepare_create_meta(obj: Obj, now: str) -> bool:
+    """Assign the server-owned metadata of a new object; True if its name was generated."""
     m = meta(obj)
     if m.get("resourceVersion"):
         raise errors.internal_error("resourceVersion should not be set on objects to be created")
-    if not m.get("name") and m.get("generateName"):
-        m["name"] = m["generateName"] + random_suffix()
-    m["uid"] = str(uuid.uuid4())
+    generated = not m.get("name") and bool(m.get("generateName"))
+    if generated:
+        m["name"] = generate_name(m["generateName"])
+    m["uid"] = new_uid()
     m["creationTimestamp"] = now
     for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "generation"):
         m.pop(k, None)
+    return generated
 
 
 def carry_over_meta(new: Obj, old: Obj) -> None:

@@ -24,12 +24,7 @@ from pocketkube.apiserver.openapi_ops import (
     response_definitions,
 )
 from pocketkube.apiserver.openapi_schemas import V2_REF_PREFIX, definitions
-from pocketkube.apiserver.openapi_v3 import INFO_VERSION
-
-_SECURITY_DEFINITIONS = {
-    "BearerToken": {"description": "Bearer Token authentication", "in": "header", "name": "authorization",
-                    "type": "apiKey"},
-}
+from pocketkube.apiserver.openapi_v3 import INFO_VERSION, SECURITY_SCHEMES
 
 
 def _schema(name: str | None) -> dict[str, Any]:
@@ -89,6 +84,6 @@ def document(scheme: Scheme) -> dict[str, Any]:
         "info": {"title": "Kubernetes", "version": INFO_VERSION},
         "paths": paths,
         "definitions": definitions(False).closure(response_definitions(items)),
-        "securityDefinitions": _SECURITY_DEFINITIONS,
+        "securityDefinitions": SECURITY_SCHEMES,
         "security": [{"BearerToken": []}],
     }

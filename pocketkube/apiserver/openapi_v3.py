@@ -36,7 +36,7 @@ from pocketkube.apiserver.openapi_schemas import V3_REF_PREFIX, definitions, ref
 
 INFO_VERSION = "v1.32.0"
 
-_SECURITY_SCHEMES = {
+SECURITY_SCHEMES = {  # v2 publishes the same as securityDefinitions
     "BearerToken": {"description": "Bearer Token authentication", "in": "header", "name": "authorization",
                     "type": "apiKey"},
 }
@@ -87,7 +87,7 @@ def _document(items: list[PathItem]) -> dict[str, Any]:
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": INFO_VERSION},
         "paths": paths,
-        "components": {"schemas": definitions(True).closure(roots), "securitySchemes": _SECURITY_SCHEMES},
+        "components": {"schemas": definitions(True).closure(roots), "securitySchemes": SECURITY_SCHEMES},
     }
 
 

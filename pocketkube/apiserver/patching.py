@@ -73,7 +73,7 @@ async def patch(store: ResourceStore, namespace: str, name: str, patch_type: str
     async def transform(current: Entry | None) -> Obj:
         assert current is not None
         result = apply_patch(store, current.copy(), patch_type, patch_body)
-        store.decode(result, ctx)
+        store.decode(result, ctx, known=current.obj)
         objectmeta.set_namespace(result, store.resource, namespace)
         _check_name(result, name)
         return result
@@ -118,7 +118,7 @@ async def _server_side_apply(store: ResourceStore, namespace: str, name: str, ap
                                     now=ctx.timestamp(), subresource=subresource)
         if current is None:
             return merged
-        store.decode(merged, ctx)
+        store.decode(merged, ctx, known=current.obj)
         return merged
 
     rv = str(meta.get("resourceVersion") or "")

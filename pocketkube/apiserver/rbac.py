@@ -23,6 +23,13 @@ that union into the stored object as upstream's controller does.
 reads the apiserver's watch cache, `StaticSource` holds plain lists (tests,
 bootstrap). `Resolver` turns (user, namespace) into rules; `RBACAuthorizer` is
 the Authorizer plus `rules_review` for SelfSubjectRulesReview.
+
+Caching: every request is authorized, and scanning every binding each time is
+the expensive part. So the rules applying to a (user name, groups, namespace)
+and the decisions made from them are kept while `RuleSource.version()` stays
+the same; the cache source's version changes with any write to a Role,
+ClusterRole or binding (and with a relist of the watch cache), which drops
+everything. Sources without a version (StaticSource) are never cached.
 """
 
 from __future__ import annotations
@@ -108,7 +115,7 @@ class RuleSource(Protocol):
     def cluster_role(self, name: str) -> Obj | None: ...
     def role(self, namespace: str, name: str) -> Obj | None: ...
     def version(self) -> object:
-        """Changes whenever a ClusterRole changes; None disables memoizing aggregated rules."""
+        """Changes whenever any Role, ClusterRole or binding changes; None disables memoizing."""
         ...
 
 
@@ -142,8 +149,12 @@ class CacheSource:
         return e.obj if e else None
 
     def version(self) -> object:
-        rc = self.cache.cache(CLUSTER_ROLES)
-        return id(rc.entries), rc.change_revs[-1] if rc.change_revs else rc.window_start
+        """Per kind: the entries map (replaced by a relist) and its newest change (or the relist's revision)."""
+        out = []
+        for prefix in (ROLES, CLUSTER_ROLES, ROLE_BINDINGS, CLUSTER_ROLE_BINDINGS):
+            rc = self.cache.cache(prefix)
+            out.append((id(rc.entries), rc.change_revs[-1] if rc.change_revs else rc.window_start))
+        return tuple(out)
 
 
 @dataclass
@@ -222,11 +233,42 @@ def describe(binding: Obj, subject: Obj) -> str:
     return f'{kind} "{name}" of {ref.get("kind", "")} "{ref.get("name", "")}" to {_subject_text(subject, ns)}'
 
 
+Visit = tuple[str, Rule | None, str]  # (binding description, rule, "") or ("", None, resolution error)
+Decision = tuple[str, str]
+MAX_CACHED_SUBJECTS = 4096
+MAX_CACHED_DECISIONS = 1024  # per subject
+
+
+class Applicable:
+    """What applies to one (user, namespace): its rules in binding order, and the authorizer's
+    decisions so far. A decision depends on the request's name only if some rule has resourceNames
+    (and on the path only for non-resource requests), so those stay out of the key otherwise."""
+
+    __slots__ = ("by_name", "decisions", "visits")
+
+    def __init__(self, visits: list[Visit]) -> None:
+        self.visits = visits
+        self.by_name = any(rule is not None and rule.get("resourceNames") for _, rule, _ in visits)
+        self.decisions: dict[tuple[object, ...], Decision] = {}
+
+    def key(self, attrs: Attributes) -> tuple[object, ...]:
+        if not attrs.resource_request:
+            return (attrs.verb, attrs.path)
+        return (attrs.verb, attrs.api_group, attrs.resource, attrs.subresource,
+                attrs.name if self.by_name else "")
+
+
 class Resolver:
+    """Rules of (user, namespace). Both the aggregated ClusterRole unions and each (user name, groups,
+    namespace)'s applicable rules are cached while `source.version()` stays the same: any write to a
+    Role, ClusterRole or binding (or a relist of the cache) starts over."""
+
     def __init__(self, source: RuleSource) -> None:
         self.source = source
         self._memo: dict[str, list[Rule]] = {}
         self._memo_version: object = None
+        self._applicable: dict[tuple[str, tuple[str, ...], str], Applicable] = {}
+        self._applicable_version: object = None
 
     def cluster_role_rules(self, role: Obj) -> list[Rule]:
         """A ClusterRole's effective rules; aggregated unions are memoized per ClusterRole state."""
@@ -257,8 +299,27 @@ class Resolver:
             return self.cluster_role_rules(crole)
         raise ResolutionError(f'unsupported role reference kind: "{kind}"')
 
-    def visit(self, user: UserInfo, namespace: str) -> Iterator[tuple[str, Rule | None, str]]:
+    def visit(self, user: UserInfo, namespace: str) -> Iterator[Visit]:
         """(source description, rule, "") per applicable rule, or ("", None, error) per failure."""
+        found = self.applicable(user, namespace)
+        return iter(found.visits) if found is not None else self._resolve(user, namespace)
+
+    def applicable(self, user: UserInfo, namespace: str) -> Applicable | None:
+        """The cached rules of (user, namespace); None when the source cannot say when they change."""
+        version = self.source.version()
+        if version is None:
+            return None
+        if version != self._applicable_version:
+            self._applicable, self._applicable_version = {}, version
+        key = (user.name, user.groups, namespace)
+        found = self._applicable.get(key)
+        if found is None:
+            if len(self._applicable) >= MAX_CACHED_SUBJECTS:
+                self._applicable.clear()
+            found = self._applicable[key] = Applicable(list(self._resolve(user, namespace)))
+        return found
+
+    def _resolve(self, user: UserInfo, namespace: str) -> Iterator[Visit]:
         bindings: list[tuple[Obj, str]] = [(b, "") for b in self.source.cluster_role_bindings()]
         if namespace:
             bindings += [(b, namespace) for b in self.source.role_bindings(namespace)]
@@ -292,18 +353,32 @@ def aggregate_errors(errs: list[str]) -> str:
 
 
 # ---------------------------------------------------------------------------- the authorizer
+def decide(visits: Iterator[Visit], attrs: Attributes) -> Decision:
+    """Allowed by the first matching rule; otherwise no opinion, with any resolution errors."""
+    errs: list[str] = []
+    for text, rule, err in visits:
+        if rule is not None and rule_allows(attrs, rule):
+            return "allow", f"RBAC: allowed by {text}"
+        if err:
+            errs.append(err)
+    return "", f"RBAC: {aggregate_errors(errs)}" if errs else ""
+
+
 class RBACAuthorizer:
     def __init__(self, source: RuleSource) -> None:
         self.resolver = Resolver(source)
 
-    async def authorize(self, user: UserInfo, attrs: Attributes) -> tuple[str, str]:
-        errs: list[str] = []
-        for text, rule, err in self.resolver.visit(user, attrs.namespace):
-            if rule is not None and rule_allows(attrs, rule):
-                return "allow", f"RBAC: allowed by {text}"
-            if err:
-                errs.append(err)
-        return "", f"RBAC: {aggregate_errors(errs)}" if errs else ""
+    async def authorize(self, user: UserInfo, attrs: Attributes) -> Decision:
+        found = self.resolver.applicable(user, attrs.namespace)
+        if found is None:
+            return decide(self.resolver.visit(user, attrs.namespace), attrs)
+        key = found.key(attrs)
+        decision = found.decisions.get(key)
+        if decision is None:
+            if len(found.decisions) >= MAX_CACHED_DECISIONS:
+                found.decisions.clear()
+            decision = found.decisions[key] = decide(iter(found.visits), attrs)
+        return decision
 
     def rules_review(self, user: UserInfo, namespace: str) -> tuple[list[Obj], list[Obj], str]:
         """(resourceRules, nonResourceRules, evaluation error) as SelfSubjectRulesReview shows them."""

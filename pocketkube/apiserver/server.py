@@ -4,15 +4,17 @@ Theory of operation: `APIServer` owns the storage connection, the watch cache,
 one ResourceStore per served resource, admission and the auth chains. `run()`
 opens storage, starts the watch cache, writes the bootstrap objects and then
 serves HTTPS on the configured address until cancelled; every long-running task
-belongs to one TaskGroup. Each request goes through `dispatch`: parse the path
-(requestinfo), authenticate (401), authorize (403), then the resource handlers
-or the non-resource endpoints; StatusErrors become Status responses and
-anything unexpected a 500 InternalError.
+belongs to one TaskGroup. Once up it tunes the cyclic garbage collector for a
+heap that is mostly the watch cache (`tune_gc`). Each request goes through
+`dispatch`: parse the path (requestinfo), authenticate (401), authorize (403),
+then the resource handlers or the non-resource endpoints; StatusErrors become
+Status responses and anything unexpected a 500 InternalError.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import ssl
 import time
@@ -261,6 +263,7 @@ class APIServer:
                 await site.start()
                 self.bound_port = _bound_port(runner) or self.config.port
                 await bootstrap.run(self, self.config.advertise_address, self.bound_port)
+                tune_gc()
                 tg.create_task(rbac_aggregation.run(self), name="clusterrole-aggregation")
                 self.ready.set()
                 log.info("serving on %s:%d", self.config.host, self.bound_port)
@@ -282,6 +285,22 @@ class APIServer:
                 previous = current
             except Exception:
                 log.exception("compaction failed")
+
+
+# Cyclic-GC thresholds for a server whose heap is mostly the watch cache: acyclic JSON trees that
+# refcounting frees. With CPython's defaults (700, 10, 10) every ~25% growth of surviving objects
+# triggers a full collection that walks the whole cache: with 10,000 pods cached that is ~0.7 s of
+# stopped event loop, a dozen times per rollout. Young collections stay frequent enough to free
+# short-lived reference cycles (exceptions, futures); full collections become rare.
+GC_THRESHOLDS = (10_000, 20, 1_000)
+
+
+def tune_gc() -> None:
+    """Move what startup allocated (schema model, bootstrap objects) out of the collector's sight and
+    raise the collection thresholds (process-wide; called once the server is up)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _bound_port(runner: web.AppRunner) -> int:

@@ -35,7 +35,7 @@ from pocketkube.apiserver.context import RequestContext
 from pocketkube.apiserver.registry import strategy_for
 from pocketkube.apiserver.strategy import Strategy
 from pocketkube.apiserver.watchcache import Entry, WatchCache
-from pocketkube.machinery import errors, fieldmanager
+from pocketkube.machinery import errors, fieldmanager, jsonvalue
 from pocketkube.machinery.validation import meta as meta_validation
 from pocketkube.storage import interface as storage
 
@@ -46,6 +46,7 @@ log = logging.getLogger("pocketkube.apiserver.store")
 
 Obj = dict[str, Any]
 MAX_CONFLICT_RETRIES = 8
+MAX_NAME_GENERATION_ATTEMPTS = 8
 
 
 @dataclass
@@ -140,7 +141,7 @@ class ResourceStore:
 
     async def create_decoded(self, obj: Obj, ctx: RequestContext, *, subresource: str = "",
                              prepared: bool = False) -> Obj:
-        objectmeta.prepare_create_meta(obj, ctx.timestamp())
+        generated = objectmeta.prepare_create_meta(obj, ctx.timestamp())
         self.strategy.prepare_for_create(obj)
         if not prepared:
             fieldmanager.update_managed_fields(None, obj, manager=ctx.manager(),
@@ -153,9 +154,8 @@ class ResourceStore:
         if ctx.dry_run:
             await release(False)
             return obj
-        key = self.resource.object_key(obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         try:
-            rev = await self.store.create(key, self.encode(obj))
+            rev = await self.store_create(obj, retry_names=generated)
         except storage.KeyExists:
             await release(False)
             raise errors.already_exists(self.resource.plural, self.resource.group, obj["metadata"]["name"]) from None
@@ -166,6 +166,22 @@ class ResourceStore:
         obj["metadata"]["resourceVersion"] = str(rev)
         return obj
 
+    async def store_create(self, obj: Obj, *, retry_names: bool) -> int:
+        """Write a new object; a name made from generateName that is taken gets a new random suffix and
+        another try (upstream RetryGenerateName, GA in 1.32: eight attempts in all). The new name has the
+        same length and alphabet, so validation and admission stand."""
+        m = obj["metadata"]
+        attempts = MAX_NAME_GENERATION_ATTEMPTS if retry_names else 1
+        for attempt in range(1, attempts + 1):
+            key = self.resource.object_key(m.get("namespace", ""), m["name"])
+            try:
+                return await self.store.create(key, self.encode(obj))
+            except storage.KeyExists:
+                if attempt == attempts:
+                    raise
+                m["name"] = objectmeta.generate_name(m["generateName"])
+        raise AssertionError("unreachable")
+
     def validate_create(self, obj: Obj) -> None:
         errs = meta_validation.validate_object_meta(obj["metadata"], namespaced=self.resource.namespaced,
                                                     name_rule=self.strategy.name_rule)
@@ -175,17 +191,23 @@ class ResourceStore:
                                        obj["metadata"].get("name") or obj["metadata"].get("generateName", ""), errs)
 
     # ------------------------------------------------------------------ decode
-    def decode(self, obj: Any, ctx: RequestContext) -> None:
-        """Structural decode + defaults, with fieldValidation handling of unknown fields."""
+    def decode(self, obj: Any, ctx: RequestContext, known: Obj | None = None) -> None:
+        """Structural decode + defaults, with fieldValidation handling of unknown fields.
+
+        `known` is the stored object `obj` was derived from (a patch's target): top-level
+        fields still exactly as stored are already decoded and defaulted, so they are skipped
+        (for a status patch: the whole spec).
+        """
         if not isinstance(obj, dict):
             raise errors.bad_request(f"Object 'Kind' is missing in '{orjson.dumps(obj).decode()[:200]}'")
         objectmeta.check_type_meta(obj, self.resource, self.resource.api_version, self.resource.kind)
+        skip = _unchanged_fields(obj, known) if known is not None else ()
         try:
-            unknown = structural.decode(obj, self.definition, prune=True)
+            unknown = structural.decode(obj, self.definition, prune=True, skip=skip)
         except structural.TypeMismatch as e:
             raise self.cannot_handle(str(e)) from None
         self.handle_unknown(unknown, ctx)
-        structural.apply_defaults(obj, self.definition)
+        structural.apply_defaults(obj, self.definition, skip=skip)
 
     def cannot_handle(self, why: str) -> errors.StatusError:
         r = self.resource
@@ -307,3 +329,9 @@ class ResourceStore:
         return (not nm.get("finalizers") and "deletionTimestamp" in om
                 and not om.get("deletionGracePeriodSeconds")  # none (a namespace) or 0
                 and not (new.get("spec") or {}).get("finalizers"))  # namespaces hold on spec.finalizers
+
+
+def _unchanged_fields(obj: Obj, known: Obj) -> frozenset[str]:
+    """Top-level fields of `obj` (other than apiVersion/kind) whose values are exactly `known`'s."""
+    return frozenset(k for k, v in obj.items()
+                     if k not in ("apiVersion", "kind") and k in known and jsonvalue.same(v, known[k]))

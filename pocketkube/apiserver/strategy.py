@@ -15,10 +15,9 @@ subresource is a variant of the same strategy (`prepare_for_status_update`,
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from pocketkube.machinery import errors
+from pocketkube.machinery import errors, jsonvalue
 
 Obj = dict[str, Any]
 
@@ -63,10 +62,7 @@ class Strategy:
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
         """Keep the stored status; bump generation when the spec changed."""
         if self.has_status:
-            if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
-            else:
-                new.pop("status", None)
+            jsonvalue.carry_over(new, old, "status")
         if self.tracks_generation:
             gen = old["metadata"].get("generation", 1)
             new["metadata"]["generation"] = gen + 1 if self.spec_changed(new, old) else gen
@@ -86,10 +82,7 @@ class Strategy:
         """Only status (and metadata) may change through /status."""
         for k in set(old) | set(new):
             if k not in ("metadata", "status", "kind", "apiVersion"):
-                if k in old:
-                    new[k] = copy.deepcopy(old[k])
-                else:
-                    new.pop(k, None)
+                jsonvalue.carry_over(new, old, k)
         if "generation" in old["metadata"]:
             new["metadata"]["generation"] = old["metadata"]["generation"]
 
@@ -100,7 +93,7 @@ class Strategy:
     def prepare_for_finalize(self, new: Obj, old: Obj) -> None:
         """Only spec.finalizers may change through /finalize."""
         if "status" in old:
-            new["status"] = copy.deepcopy(old["status"])
+            new["status"] = jsonvalue.copy(old["status"])
 
     def validate_finalize(self, new: Obj, old: Obj) -> list[errors.FieldError]:
         return []

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import contextvars
 import importlib
 import logging
@@ -117,10 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, component_argv in wanted:
         module = importlib.import_module(MODULES[name])
         specs.append((name, module, module.parse_args(component_argv)))
-    code = 0
-    with contextlib.suppress(KeyboardInterrupt):
-        code = asyncio.run(runner.with_signals(host(specs))) or 0
-    sys.exit(code)
+    sys.exit(runner.run(host(specs)))
 
 
 if __name__ == "__main__":

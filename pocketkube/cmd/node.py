@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import sys
@@ -138,8 +137,7 @@ async def amain(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logs.configure(args.log_level, os.environ.get("POCKETKUBE_LOG_FORMAT", "text"))
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner.with_signals(amain(args)))
+    runner.run(amain(args))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 Component entry points keep their `amain(args)` free of process concerns so the
 same coroutine can run alone (`python -m pocketkube.cmd.scheduler`) or beside
-others in one process (pocketkube/cmd/components.py).
+others in one process (pocketkube/cmd/components.py). `run` is what such a
+process's `main` does with it: an event loop, the signal handling, and the exit
+code (the coroutine's int result; 0 when it returns None, is cancelled by a
+signal or interrupted by Ctrl-C).
 """
 
 from __future__ import annotations
@@ -31,3 +34,11 @@ async def with_signals(coro: Coroutine[Any, Any, T]) -> T | None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
+
+
+def run(coro: Coroutine[Any, Any, int | None]) -> int:
+    """Run `coro` as the process's main coroutine (see the module docstring); the exit code."""
+    code: int | None = 0
+    with contextlib.suppress(KeyboardInterrupt):
+        code = asyncio.run(with_signals(coro))
+    return code or 0

@@ -8,8 +8,6 @@ when leader election is on (the default), runs the scheduler until SIGTERM.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -73,10 +71,7 @@ async def amain(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logs.configure(args.log_level, args.log_format)
-    code = 0
-    with contextlib.suppress(KeyboardInterrupt):
-        code = asyncio.run(runner.with_signals(amain(args))) or 0
-    sys.exit(code)
+    sys.exit(runner.run(amain(args)))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ acts through the API. The queue guarantees one worker per key at a time.
   key's failures.
 - The queue is named after the controller, so the upstream workqueue_*
   metrics carry `name=<controller>`.
+- A controller that sets `event_sender` to its EventRecorder has `run()`
+  run the recorder's sender beside the workers and, once they stop, give the
+  pending events EVENT_FLUSH_TIMEOUT seconds to go out (best effort, as events
+  are).
 - `stop()` shuts the queue down: workers finish the key in hand and the keys
   already queued, then `run()` returns (graceful drain). Cancelling `run()`
   stops at once. `process_next()` runs one key: tests drive controllers with it.
@@ -25,16 +29,20 @@ far and any requested later; `wait_for_cache_sync()` waits for all of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
 
+from pocketkube.client.events import EventRecorder
 from pocketkube.client.indexer import IndexFunc
 from pocketkube.client.informer import Informer, key_of, wait_for_cache_sync
 from pocketkube.client.rest import ResourceRef, RESTClient
 from pocketkube.client.workqueue import ShutDown, WorkQueue
 
 log = logging.getLogger("pocketkube.controllers")
+
+EVENT_FLUSH_TIMEOUT = 2.0
 
 
 class InformerFactory:
@@ -81,6 +89,7 @@ class Controller:
     name = "controller"
     workers = 2
     max_retries: int | None = None
+    event_sender: EventRecorder | None = None  # run() runs and flushes it
 
     def __init__(self, client: RESTClient, factory: InformerFactory) -> None:
         self.client = client
@@ -113,6 +122,18 @@ class Controller:
         return await wait_for_cache_sync(*self.watched, timeout=timeout)
 
     async def run(self) -> None:
+        recorder = self.event_sender
+        if recorder is None:
+            await self._run_workers()
+            return
+        async with asyncio.TaskGroup() as tg:
+            events = tg.create_task(recorder.run(), name=f"{self.name}-events")
+            await self._run_workers()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(recorder.flush(), EVENT_FLUSH_TIMEOUT)
+            events.cancel()
+
+    async def _run_workers(self) -> None:
         await self.wait_for_sync()
         log.info("%s: caches synced, starting %d workers", self.name, self.workers)
         async with asyncio.TaskGroup() as tg:

@@ -1,14 +1,14 @@
-"""Node taints, pod tolerations and pod disruption conditions: the rules node-lifecycle, taint-eviction
-and pod GC share (upstream's taints, v1helper toleration and controller/util/node helpers).
+"""Node taints and pod disruption conditions: what node-lifecycle, taint-eviction and pod GC share
+(upstream's controller/util/node helpers and getMinTolerationTime).
 
-Theory of operation: taints are plain JSON objects; two taints *match* when
-key and effect are equal (MatchTaint), which is how they are added, replaced
-and removed. `swap_node_taints` adds (stamped with timeAdded) and removes
-controller taints in one strategic merge patch of `spec.taints` guarded by the
-node's resourceVersion, re-reading the node and retrying on conflict (5 tries,
-as UpdateTaintBackoff); it does nothing when the taints are already right.
-Tolerations follow ToleratesTaint (empty effect matches all effects, operator
-Exists with an empty key matches all keys). `update_pod_condition` is
+Theory of operation: the matching rules themselves (MatchTaint,
+ToleratesTaint, GetMatchingTolerations, the well-known taint keys) are
+machinery/taints.py, shared with the scheduler. `swap_node_taints` adds
+(stamped with timeAdded) and removes controller taints in one strategic merge
+patch of `spec.taints` guarded by the node's resourceVersion, re-reading the
+node and retrying on conflict (5 tries, as UpdateTaintBackoff); it does
+nothing when the taints are already right. `min_toleration_seconds` is how
+long the tolerations a pod matched let it stay. `update_pod_condition` is
 apipod.UpdatePodCondition (lastTransitionTime moves only when the status
 does) and `patch_pod_status` sends the changed conditions/phase as a strategic
 merge patch of pods/status with a uid precondition (utilpod.PatchPodStatus).
@@ -17,12 +17,13 @@ merge patch of pods/status with a uid precondition (utilpod.PatchPodStatus).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from pocketkube.client import rest
 from pocketkube.client.clock import rfc3339, wall
 from pocketkube.client.rest import ApiError, ResourceRef, RESTClient
+from pocketkube.machinery import taints as tn
 
 log = logging.getLogger("pocketkube.controllers.eviction")
 
@@ -30,17 +31,11 @@ Obj = dict[str, Any]
 NODES = ResourceRef("", "v1", "nodes", namespaced=False)
 PODS = ResourceRef("", "v1", "pods")
 
-NO_EXECUTE = "NoExecute"
-NO_SCHEDULE = "NoSchedule"
-UNREACHABLE = "node.kubernetes.io/unreachable"
-NOT_READY = "node.kubernetes.io/not-ready"
-UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
-OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
-UNREACHABLE_NO_EXECUTE: Obj = {"key": UNREACHABLE, "effect": NO_EXECUTE}
-NOT_READY_NO_EXECUTE: Obj = {"key": NOT_READY, "effect": NO_EXECUTE}
+UNREACHABLE_NO_EXECUTE: Obj = {"key": tn.UNREACHABLE, "effect": tn.NO_EXECUTE}
+NOT_READY_NO_EXECUTE: Obj = {"key": tn.NOT_READY, "effect": tn.NO_EXECUTE}
 # node condition type -> condition status -> NoSchedule taint key (nodeConditionToTaintKeyStatusMap)
 CONDITION_TAINTS: dict[str, dict[str, str]] = {
-    "Ready": {"False": NOT_READY, "Unknown": UNREACHABLE},
+    "Ready": {"False": tn.NOT_READY, "Unknown": tn.UNREACHABLE},
     "MemoryPressure": {"True": "node.kubernetes.io/memory-pressure"},
     "DiskPressure": {"True": "node.kubernetes.io/disk-pressure"},
     "NetworkUnavailable": {"True": "node.kubernetes.io/network-unavailable"},
@@ -50,23 +45,7 @@ CONDITION_TAINT_KEYS = frozenset(k for m in CONDITION_TAINTS.values() for k in m
 TAINT_RETRIES = 5
 
 
-# ---------------------------------------------------------------------------- taints
-def matches(a: Obj, b: Obj) -> bool:
-    return a.get("key") == b.get("key") and a.get("effect") == b.get("effect")
-
-
-def has_taint(taints: Iterable[Obj], taint: Obj) -> bool:
-    return any(matches(t, taint) for t in taints)
-
-
-def taints_of(node: Obj) -> list[Obj]:
-    return list((node.get("spec") or {}).get("taints") or [])
-
-
-def no_execute(taints: Iterable[Obj]) -> list[Obj]:
-    return [t for t in taints if t.get("effect") == NO_EXECUTE]
-
-
+# ---------------------------------------------------------------------------- nodes
 def condition(obj: Obj, type_: str) -> Obj | None:
     return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), None)
 
@@ -80,9 +59,9 @@ def zone_key(node: Obj) -> str:
 
 
 def _swapped(taints: list[Obj], add: list[Obj], remove: list[Obj]) -> list[Obj]:
-    out = [t for t in taints if not has_taint(remove, t)]
+    out = [t for t in taints if not tn.has_taint(remove, t)]
     for taint in add:
-        at = next((i for i, t in enumerate(out) if matches(t, taint)), None)
+        at = next((i for i, t in enumerate(out) if tn.matches(t, taint)), None)
         if at is None:
             out.append(taint)
         elif out[at] != taint:
@@ -97,7 +76,7 @@ async def swap_node_taints(client: RESTClient, node: Obj, add: list[Obj], remove
     name = node["metadata"]["name"]
     current = node
     for _ in range(TAINT_RETRIES):
-        taints = taints_of(current)
+        taints = tn.taints_of(current)
         wanted = _swapped(taints, adds, remove)
         if wanted == taints:
             return True
@@ -119,32 +98,7 @@ async def swap_node_taints(client: RESTClient, node: Obj, add: list[Obj], remove
 
 
 # ---------------------------------------------------------------------------- tolerations
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """Toleration.ToleratesTaint."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def matching_tolerations(taints: list[Obj], tolerations: list[Obj]) -> tuple[bool, list[Obj]]:
-    """(every taint tolerated, the first toleration found for each taint) (GetMatchingTolerations)."""
-    used = []
-    for taint in taints:
-        found = next((t for t in tolerations if tolerates(t, taint)), None)
-        if found is None:
-            return False, []
-        used.append(found)
-    return True, used
-
-
-def min_toleration_seconds(tolerations: list[Obj]) -> float:
+def min_toleration_seconds(tolerations: Sequence[tn.Obj]) -> float:
     """The shortest tolerationSeconds; 0 for none given; -1 when every one tolerates forever."""
     if not tolerations:
         return 0.0

@@ -44,6 +44,7 @@ from pocketkube.client.workqueue import ShutDown, WorkQueue
 from pocketkube.controllers import eviction as ev
 from pocketkube.controllers import nodemetrics, nodezones
 from pocketkube.controllers.base import Controller, InformerFactory
+from pocketkube.machinery import taints as tn
 
 log = logging.getLogger("pocketkube.controllers.nodelifecycle")
 
@@ -326,23 +327,23 @@ class NodeLifecycleController(Controller):
         for cond in (node.get("status") or {}).get("conditions") or []:
             taint_key = ev.CONDITION_TAINTS.get(cond.get("type", ""), {}).get(cond.get("status", ""))
             if taint_key:
-                want.append({"key": taint_key, "effect": ev.NO_SCHEDULE})
+                want.append({"key": taint_key, "effect": tn.NO_SCHEDULE})
         if (node.get("spec") or {}).get("unschedulable"):
-            want.append({"key": ev.UNSCHEDULABLE, "effect": ev.NO_SCHEDULE})
-        have = [t for t in ev.taints_of(node) if t.get("effect") == ev.NO_SCHEDULE
-                and (t.get("key") == ev.UNSCHEDULABLE or t.get("key") in ev.CONDITION_TAINT_KEYS)]
-        add = [t for t in want if not ev.has_taint(have, t)]
-        remove = [t for t in have if not ev.has_taint(want, t)]
+            want.append({"key": tn.UNSCHEDULABLE, "effect": tn.NO_SCHEDULE})
+        have = [t for t in tn.taints_of(node) if t.get("effect") == tn.NO_SCHEDULE
+                and (t.get("key") == tn.UNSCHEDULABLE or t.get("key") in ev.CONDITION_TAINT_KEYS)]
+        add = [t for t in want if not tn.has_taint(have, t)]
+        remove = [t for t in have if not tn.has_taint(want, t)]
         if (add or remove) and not await ev.swap_node_taints(self.client, node, add, remove):
             raise RuntimeError(f"failed to swap NoSchedule taints of node {key}")
         return None
 
     async def process_taint_based_eviction(self, node: Obj, observed: Obj) -> None:
-        status, taints = observed.get("status"), ev.taints_of(node)
+        status, taints = observed.get("status"), tn.taints_of(node)
         if status in ("False", "Unknown"):
             want, opposite = ((ev.NOT_READY_NO_EXECUTE, ev.UNREACHABLE_NO_EXECUTE) if status == "False"
                               else (ev.UNREACHABLE_NO_EXECUTE, ev.NOT_READY_NO_EXECUTE))
-            if ev.has_taint(taints, opposite):
+            if tn.has_taint(taints, opposite):
                 await ev.swap_node_taints(self.client, node, [want], [opposite])
             else:
                 self.mark_for_tainting(node, want)
@@ -352,14 +353,14 @@ class NodeLifecycleController(Controller):
     def mark_for_tainting(self, node: Obj, taint: Obj) -> bool:
         queue = self.zones.tainters[ev.zone_key(node)]
         name = node["metadata"]["name"]
-        if not ev.has_taint(ev.taints_of(node), taint):
+        if not tn.has_taint(tn.taints_of(node), taint):
             queue.remove(name)
         added = queue.add(name, node["metadata"].get("uid", ""))
         self._wake_tainter.set()
         return added
 
     async def mark_reachable(self, node: Obj) -> bool:
-        remove = [t for t in (ev.UNREACHABLE_NO_EXECUTE, ev.NOT_READY_NO_EXECUTE) if ev.has_taint(ev.taints_of(node), t)]
+        remove = [t for t in (ev.UNREACHABLE_NO_EXECUTE, ev.NOT_READY_NO_EXECUTE) if tn.has_taint(tn.taints_of(node), t)]
         if remove and not await ev.swap_node_taints(self.client, node, [], remove):
             return False
         queue = self.zones.tainters.get(ev.zone_key(node))

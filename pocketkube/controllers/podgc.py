@@ -32,6 +32,7 @@ from pocketkube.client.rest import ApiError, RESTClient
 from pocketkube.controllers import eviction as ev
 from pocketkube.controllers import nodemetrics
 from pocketkube.controllers.base import Controller, InformerFactory
+from pocketkube.machinery import taints as tn
 
 log = logging.getLogger("pocketkube.controllers.podgc")
 
@@ -111,7 +112,7 @@ class PodGCController(Controller):
                 continue
             ready = ev.condition(node, "Ready")
             if (ready is None or ready.get("status") != "True") and \
-                    any(t.get("key") == ev.OUT_OF_SERVICE for t in ev.taints_of(node)):
+                    any(t.get("key") == tn.OUT_OF_SERVICE for t in tn.taints_of(node)):
                 doomed.append(pod)
         doomed.sort(key=lambda p: (not _evicted(p), p["metadata"].get("creationTimestamp") or "",
                                    p["metadata"]["name"]))

@@ -2,7 +2,8 @@
 
 Theory of operation: events on ReplicaSets and pods only map to the key of
 the ReplicaSet concerned (the pod's controller, or for orphans every
-ReplicaSet whose selector matches). `sync(key)`:
+ReplicaSet whose selector matches: owners.py, shared with the Deployment
+controller). `sync(key)`:
 1. reads the ReplicaSet from the cache (gone: forget its expectations);
 2. claims pods (podcontrol.RefManager): active pods it controls that still
    match stay, matching orphans are adopted, owned pods that stopped matching
@@ -23,7 +24,6 @@ the pod informer's add/delete events, or at once for writes that failed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -33,18 +33,16 @@ from pocketkube.client.clock import rfc3339, wall
 from pocketkube.client.events import EventRecorder
 from pocketkube.client.indexer import CONTROLLER_UID_INDEX, deep_copy, index_by_controller_uid
 from pocketkube.client.informer import Handlers, key_of
-from pocketkube.client.rest import ApiError, ResourceRef, RESTClient
-from pocketkube.controllers import podcontrol, refs
+from pocketkube.client.rest import ApiError, RESTClient
+from pocketkube.controllers import owners, podcontrol, refs
 from pocketkube.controllers.base import Controller, InformerFactory
 from pocketkube.controllers.expectations import UIDTrackingExpectations
+from pocketkube.controllers.refs import REPLICASETS
 
 log = logging.getLogger("pocketkube.controllers.replicaset")
 
 Obj = dict[str, Any]
 
-EVENT_FLUSH_TIMEOUT = 2.0
-
-REPLICASETS = ResourceRef("apps", "v1", "replicasets")
 API_VERSION, KIND = "apps/v1", "ReplicaSet"
 BURST_REPLICAS = 500
 STATUS_UPDATE_RETRIES = 1
@@ -103,7 +101,7 @@ class ReplicaSetController(Controller):
         indexers = {CONTROLLER_UID_INDEX: index_by_controller_uid}
         self.replicasets = self.watch(REPLICASETS, indexers=indexers)
         self.pods = self.watch(refs.PODS, indexers=indexers)
-        self.recorder = EventRecorder(client, "replicaset-controller")
+        self.recorder = self.event_sender = EventRecorder(client, "replicaset-controller")
         self.pod_control = podcontrol.PodControl(client, self.recorder)
         self.expectations = UIDTrackingExpectations()
         self.burst_replicas = BURST_REPLICAS
@@ -112,15 +110,7 @@ class ReplicaSetController(Controller):
         self.pods.add_handlers(Handlers(on_add=self._add_pod, on_update=self._update_pod,
                                         on_delete=self._delete_pod))
 
-    async def run(self) -> None:
-        async with asyncio.TaskGroup() as tg:
-            events = tg.create_task(self.recorder.run(), name=f"{self.name}-events")
-            await super().run()
-            with contextlib.suppress(TimeoutError):  # best effort, as events are
-                await asyncio.wait_for(self.recorder.flush(), EVENT_FLUSH_TIMEOUT)
-            events.cancel()
-
-    # ------------------------------------------------------------------ event handlers
+    # ------------------------------------------------------------------ event handlers (owners.py)
     def _update_rs(self, old: Obj, cur: Obj) -> None:
         if old["metadata"].get("uid") != cur["metadata"].get("uid"):
             self._delete_rs(old)
@@ -133,66 +123,37 @@ class ReplicaSetController(Controller):
 
     def resolve(self, namespace: str, ref: Obj | None) -> Obj | None:
         """The ReplicaSet a controller reference points to, if it is still that object."""
-        if ref is None or ref.get("kind") != KIND:
-            return None
-        rs = self.replicasets.get(f"{namespace}/{ref.get('name', '')}")
-        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return rs
+        return owners.resolve(self.replicasets, KIND, namespace, ref)
 
     def matching_replicasets(self, pod: Obj) -> list[Obj]:
         """ReplicaSets whose (non-empty) selector selects the pod (getPodReplicaSets)."""
-        found = []
-        pod_labels = pod["metadata"].get("labels") or {}
-        for rs in self.replicasets.list(pod["metadata"].get("namespace", "")):
-            sel = (rs.get("spec") or {}).get("selector")
-            try:
-                requirements = labels.from_label_selector(sel)
-            except labels.SelectorError:
-                continue
-            if requirements and labels.matches(requirements, pod_labels):
-                found.append(rs)
-        return found
+        return owners.selecting(self.replicasets.list(pod["metadata"].get("namespace", "")), pod)
 
     def _add_pod(self, pod: Obj) -> None:
         if pod["metadata"].get("deletionTimestamp"):
             self._delete_pod(pod)  # a restarted controller sees pods already being deleted
             return
-        ref = podcontrol.controller_of(pod)
-        if ref is not None:
-            rs = self.resolve(pod["metadata"].get("namespace", ""), ref)
-            if rs is not None:
-                self.expectations.creation_observed(key_of(rs))
-                self.enqueue(rs)
-            return
-        for rs in self.matching_replicasets(pod):
+        found, owner = owners.owners_to_sync(None, pod, self.resolve, self.matching_replicasets)
+        if owner is not None:
+            self.expectations.creation_observed(key_of(owner))
+        for rs in found:
             self.enqueue(rs)
 
     def _update_pod(self, old: Obj, cur: Obj) -> None:
         if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
             return
-        labels_changed = old["metadata"].get("labels") != cur["metadata"].get("labels")
         if cur["metadata"].get("deletionTimestamp"):
             self._delete_pod(cur)
-            if labels_changed:
+            if old["metadata"].get("labels") != cur["metadata"].get("labels"):
                 self._delete_pod(old)
             return
-        ns = cur["metadata"].get("namespace", "")
-        cur_ref, old_ref = podcontrol.controller_of(cur), podcontrol.controller_of(old)
-        ref_changed = cur_ref != old_ref
-        if ref_changed and old_ref is not None and (old_rs := self.resolve(ns, old_ref)) is not None:
-            self.enqueue(old_rs)
-        if cur_ref is not None:
-            rs = self.resolve(ns, cur_ref)
-            if rs is not None:
-                self.enqueue(rs)
-                min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
-                if min_ready > 0 and not podcontrol.is_pod_ready(old) and podcontrol.is_pod_ready(cur):
-                    self.requeue_after(rs, min_ready + 1.0)
-            return
-        if labels_changed or ref_changed:
-            for rs in self.matching_replicasets(cur):
-                self.enqueue(rs)
+        found, owner = owners.owners_to_sync(old, cur, self.resolve, self.matching_replicasets)
+        for rs in found:
+            self.enqueue(rs)
+        if owner is not None:
+            min_ready = int((owner.get("spec") or {}).get("minReadySeconds") or 0)
+            if min_ready > 0 and not podcontrol.is_pod_ready(old) and podcontrol.is_pod_ready(cur):
+                self.requeue_after(owner, min_ready + 1.0)
 
     def _delete_pod(self, pod: Obj) -> None:
         rs = self.resolve(pod["metadata"].get("namespace", ""), podcontrol.controller_of(pod))

@@ -38,6 +38,7 @@ from pocketkube.client.workqueue import ShutDown, WorkQueue
 from pocketkube.controllers import eviction as ev
 from pocketkube.controllers import nodemetrics
 from pocketkube.controllers.base import Controller, InformerFactory
+from pocketkube.machinery import taints as tn
 
 log = logging.getLogger("pocketkube.controllers.tainteviction")
 
@@ -82,7 +83,7 @@ class TaintEvictionController(Controller):
     # ------------------------------------------------------------------ events
     def node_updated(self, old: Obj | None, new: Obj | None) -> None:
         if old is not None and new is not None and \
-                ev.no_execute(ev.taints_of(old)) == ev.no_execute(ev.taints_of(new)):
+                tn.no_execute(tn.taints_of(old)) == tn.no_execute(tn.taints_of(new)):
             return
         self.queue.add(str(((new or old) or {})["metadata"]["name"]))
 
@@ -134,7 +135,7 @@ class TaintEvictionController(Controller):
         if node is None:
             self.tainted.pop(name, None)
             return
-        taints = ev.no_execute(ev.taints_of(node))
+        taints = tn.no_execute(tn.taints_of(node))
         if taints:
             self.tainted[name] = taints
         else:
@@ -157,7 +158,7 @@ class TaintEvictionController(Controller):
             self.process_pod_on_node(key, _spec(pod).get("tolerations") or [], taints, monotonic())
 
     def process_pod_on_node(self, key: str, tolerations: list[Obj], taints: list[Obj], now: float) -> None:
-        tolerated, used = ev.matching_tolerations(taints, tolerations)
+        tolerated, used = tn.matching_tolerations(taints, tolerations)
         if not tolerated:
             log.info("taint-eviction: not all taints are tolerated by pod %s; deleting it", key)
             self.cancel(key)

@@ -11,7 +11,8 @@ without the "Pod was rejected: " prefix). The
 scheduler normally prevents this; it happens to pods bound by hand
 (spec.nodeName) or raced onto a full node. A pod's request is the larger of its
 regular containers' (plus sidecars) sum and each init container's (plus the
-sidecars started before it), plus the pod overhead, as upstream computes it.
+sidecars started before it), plus the pod overhead, as upstream computes it
+(machinery/podresources.py, which the scheduler shares).
 Node selector, affinity and taint checks of upstream's admission are not done.
 """
 
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pocketkube.api.quantity import QuantityError, parse_quantity
+from pocketkube.machinery.podresources import Amounts, add, pod_requests, quantity_value
 
 Obj = dict[str, Any]
 RESOURCES = ("cpu", "memory", "ephemeral-storage")
@@ -33,42 +34,6 @@ class Rejection:
     message: str
 
 
-def _amount(resource: str, value: Any) -> int:
-    try:
-        q = parse_quantity(str(value))
-    except QuantityError:
-        return 0
-    return q.milli_value() if resource == "cpu" else q.int_value()
-
-
-def _container(c: Obj) -> dict[str, int]:
-    requests = (c.get("resources") or {}).get("requests") or {}
-    return {r: _amount(r, requests[r]) for r in RESOURCES if r in requests}
-
-
-def _add(a: dict[str, int], b: Mapping[str, int]) -> dict[str, int]:
-    return {r: a.get(r, 0) + b.get(r, 0) for r in set(a) | set(b)}
-
-
-def pod_requests(spec: Obj) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for c in spec.get("containers") or []:
-        total = _add(total, _container(c))
-    sidecars: dict[str, int] = {}
-    peak: dict[str, int] = {}
-    for c in spec.get("initContainers") or []:
-        if c.get("restartPolicy") == "Always":
-            sidecars = _add(sidecars, _container(c))
-            peak = {r: max(peak.get(r, 0), sidecars.get(r, 0)) for r in set(peak) | set(sidecars)}
-        else:
-            step = _add(sidecars, _container(c))
-            peak = {r: max(peak.get(r, 0), step.get(r, 0)) for r in set(peak) | set(step)}
-    total = _add(total, sidecars)
-    total = {r: max(total.get(r, 0), peak.get(r, 0)) for r in set(total) | set(peak)}
-    overhead = {r: _amount(r, v) for r, v in (spec.get("overhead") or {}).items() if r in RESOURCES}
-    return _add(total, overhead)
-
-
 def _rejection(resource: str, requested: int, used: int, capacity: int) -> Rejection:
     return Rejection(f"OutOf{resource}", f"Node didn't have enough resource: {resource}, "
                                          f"requested: {requested}, used: {used}, capacity: {capacity}")
@@ -77,17 +42,17 @@ def _rejection(resource: str, requested: int, used: int, capacity: int) -> Rejec
 def admit(pod: Obj, allocatable: Mapping[str, Any], running: Iterable[Obj]) -> Rejection | None:
     """None if `pod` fits beside the `running` pods of a node with this allocatable."""
     others = list(running)
-    max_pods = _amount("pods", allocatable.get("pods", "110"))
+    max_pods = quantity_value("pods", allocatable.get("pods", "110"))
     if len(others) + 1 > max_pods:
         return _rejection("pods", 1, len(others), max_pods)
     wanted = pod_requests(pod.get("spec") or {})
-    used: dict[str, int] = {}
+    used: Amounts = {}
     for p in others:
-        used = _add(used, pod_requests(p.get("spec") or {}))
+        add(used, pod_requests(p.get("spec") or {}))
     for r in RESOURCES:
         need = wanted.get(r, 0)
         if need and r in allocatable:
-            capacity = _amount(r, allocatable[r])
+            capacity = quantity_value(r, allocatable[r])
             if used.get(r, 0) + need > capacity:
                 return _rejection(r, need, used.get(r, 0), capacity)
     return None

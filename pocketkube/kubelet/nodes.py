@@ -262,22 +262,9 @@ class NodeManager:
     async def _renew(self, h: HostedNode) -> None:
         now = self.clock.now()
         h.next_lease = now + nodestatus.LEASE_RENEW_INTERVAL
+        h.lease = await renew_lease(self.client, h.name, h.uid, h.lease, now)
         if h.lease is None:
-            try:
-                h.lease = await self.client.create(LEASES, nodestatus.lease(h.name, h.uid, now), LEASE_NAMESPACE)
-                return
-            except ApiError as e:
-                if e.code != 409:
-                    raise
-                h.lease = await self.client.get(LEASES, h.name, LEASE_NAMESPACE)
-        fresh = nodestatus.lease(h.name, h.uid, now, h.lease.get("metadata", {}).get("resourceVersion", ""))
-        body = {**h.lease, "spec": {**(h.lease.get("spec") or {}), **fresh["spec"]}}
-        try:
-            h.lease = await self.client.update(LEASES, body)
-        except ApiError as e:
-            if e.code not in (404, 409):
-                raise
-            h.lease, h.next_lease = None, now
+            h.next_lease = now
 
     async def _report(self, h: HostedNode, node: Obj, *, force: bool = False) -> None:
         assert h.ident is not None and h.runtime is not None
@@ -326,3 +313,24 @@ async def ensure_nodes(client: RESTClient, names: Iterable[str], capacity: dict[
         except ApiError as e:
             if e.code != 409:
                 raise
+
+
+async def renew_lease(client: RESTClient, name: str, node_uid: str, lease: Obj | None, now: float) -> Obj | None:
+    """Create the node's Lease (taking over one that exists) or renew the one held; None when the
+    renewal lost a race (404/409): the next call creates or re-reads it. Real and simulated nodes share it."""
+    if lease is None:
+        try:
+            created: Obj = await client.create(LEASES, nodestatus.lease(name, node_uid, now), LEASE_NAMESPACE)
+            return created
+        except ApiError as e:
+            if e.code != 409:
+                raise
+            lease = await client.get(LEASES, name, LEASE_NAMESPACE)
+    fresh = nodestatus.lease(name, node_uid, now, lease.get("metadata", {}).get("resourceVersion", ""))
+    try:
+        renewed: Obj = await client.update(LEASES, {**lease, "spec": {**(lease.get("spec") or {}), **fresh["spec"]}})
+        return renewed
+    except ApiError as e:
+        if e.code not in (404, 409):
+            raise
+        return None

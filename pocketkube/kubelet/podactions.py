@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -371,20 +372,19 @@ def note_backoff(ctx: ActionContext) -> None:
                       field_path(c.name, c.init))
 
 
+_PERFORM: dict[Action, Callable[[ActionContext], Awaitable[None]]] = {
+    Action.CREATE_SANDBOX: create_sandbox,
+    Action.START_INIT: start_next_init,
+    Action.START_CONTAINERS: start_unborn,
+    Action.RESTART_CONTAINERS: restart_exited,
+    Action.KILL: kill,
+    Action.KILL_UNHEALTHY: kill_unhealthy,
+    Action.FINISH: finish,
+    Action.CONFIRM_DELETE: confirm_delete,
+}  # NONE and FORGET do nothing here
+
+
 async def perform(action: Action, ctx: ActionContext) -> None:
-    if action is Action.CREATE_SANDBOX:
-        await create_sandbox(ctx)
-    elif action is Action.START_INIT:
-        await start_next_init(ctx)
-    elif action is Action.START_CONTAINERS:
-        await start_unborn(ctx)
-    elif action is Action.RESTART_CONTAINERS:
-        await restart_exited(ctx)
-    elif action is Action.KILL:
-        await kill(ctx)
-    elif action is Action.KILL_UNHEALTHY:
-        await kill_unhealthy(ctx)
-    elif action is Action.FINISH:
-        await finish(ctx)
-    elif action is Action.CONFIRM_DELETE:
-        await confirm_delete(ctx)
+    handler = _PERFORM.get(action)
+    if handler is not None:
+        await handler(ctx)

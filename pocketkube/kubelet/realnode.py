@@ -42,8 +42,8 @@ from pocketkube.kubelet.clock import Clock
 from pocketkube.kubelet.events import NORMAL, NodeEvents, node_ref
 from pocketkube.kubelet.hostcleanup import snapshot_host
 from pocketkube.kubelet.hostinfo import HostFacts
-from pocketkube.kubelet.nodes import LEASES, NODES, SMP, NodeManager
-from pocketkube.kubelet.nodestatus import LEASE_NAMESPACE, NodeIdentity
+from pocketkube.kubelet.nodes import NODES, SMP, NodeManager, renew_lease
+from pocketkube.kubelet.nodestatus import NodeIdentity
 from pocketkube.kubelet.runtime.cri_types import CRIContainerState, NotFound
 from pocketkube.kubelet.runtime.interface import Runtime, RuntimeFailure
 from pocketkube.machinery.smpdiff import create_two_way_merge_patch
@@ -205,24 +205,7 @@ class RealNode:
         self.events.emit(self.name, ref, NORMAL, "NodeReady", f"Node {self.name} status is now: NodeReady")
 
     async def renew(self) -> None:
-        now = self.clock.now()
-        if self.lease is None:
-            try:
-                self.lease = await self.client.create(LEASES, nodestatus.lease(self.name, self.uid, now),
-                                                      LEASE_NAMESPACE)
-                return
-            except ApiError as e:
-                if e.code != 409:
-                    raise
-                self.lease = await self.client.get(LEASES, self.name, LEASE_NAMESPACE)
-        fresh = nodestatus.lease(self.name, self.uid, now, self.lease.get("metadata", {}).get("resourceVersion", ""))
-        try:
-            self.lease = await self.client.update(LEASES, {**self.lease, "spec": {**(self.lease.get("spec") or {}),
-                                                                                  **fresh["spec"]}})
-        except ApiError as e:
-            if e.code not in (404, 409):
-                raise
-            self.lease = None
+        self.lease = await renew_lease(self.client, self.name, self.uid, self.lease, self.clock.now())
 
     async def watch_containerd(self) -> None:
         """The agent's own containerd died (it is not a systemd unit here): start it again; pods survive."""

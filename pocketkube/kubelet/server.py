@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from pocketkube.apiserver.auth import peer_subject
 from pocketkube.apiserver.streamproto import channels as ch
 from pocketkube.apiserver.streamproto import portforward_ws
 from pocketkube.apiserver.streamproto.portforward import PortForwardServer
@@ -63,18 +64,8 @@ def default_authorize(identity: Identity | None) -> bool:
 
 
 def peer_identity(request: web.Request) -> Identity | None:
-    transport = request.transport
-    cert: Any = transport.get_extra_info("peercert") if transport is not None else None
-    if not cert:
-        return None
-    cn, orgs = "", []
-    for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                cn = value
-            elif key == "organizationName":
-                orgs.append(value)
-    return cn, tuple(orgs)
+    subject = peer_subject(request)
+    return None if subject is None else (subject[0], tuple(subject[1]))
 
 
 def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str) -> ssl.SSLContext:
@@ -169,7 +160,7 @@ class StreamingServer:
             raise StreamingError("you must specify at least 1 command", 400)
         if not (opts.stdin or opts.stdout or opts.stderr):
             raise StreamingError("you must specify at least 1 of stdin, stdout, stderr", 400)
-        spec = StreamSpec(opts.stdin, opts.stdout, opts.stderr, opts.tty, list(command))
+        spec = opts.spec(command)
         if _wants(request, "websocket"):
             offered = ch.split_header_list(request.headers.getall("Sec-WebSocket-Protocol", []))
             proto = ch.negotiate(offered, ch.WEBSOCKET_PROTOCOLS)

@@ -14,9 +14,12 @@ the backend only for runtime facts and byte streams:
   plain text log (the mirror pods of control-plane processes).
 - `exec(...)` / `attach(...)`: an `ExecSession` (stdin writes and EOF,
   stdout/stderr async iterators that end when the process closes them, resize,
-  `wait()` for the exit code, `cancel()` when the client goes away). A failure
-  that is not an exit code is raised from `wait()` and reported as a Failure
-  Status with its message.
+  `wait()` for the exit code, `cancel()` when the client goes away) -- the
+  `Process` protocol that apiserver/streamproto/remotecommand.py serves over
+  every wire protocol, under the name the node agent uses. A failure that is
+  not an exit code is raised from `wait()` and reported as a Failure Status
+  with its message. `StreamOptions` are remotecommand's too: `spec(command)`
+  is the `StreamSpec` those wire protocols take.
 - `port_forward(ns, pod, port)`: a byte connection to the pod's port.
 
 Backends raise `StreamingError` (HTTP status + message) for requests they
@@ -27,12 +30,17 @@ kubelet/streaming_cri.py (bridges to containerd's CRI streaming server).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pocketkube.apiserver.streamproto.remotecommand import Process, StreamOptions
+
 Obj = dict[str, Any]
+ExecSession = Process
+__all__ = ["ExecSession", "LogTarget", "Obj", "PortConnection", "StreamOptions", "StreamingBackend", "StreamingError",
+           "container_not_found", "pod_not_found"]
 
 
 class StreamingError(Exception):
@@ -59,22 +67,6 @@ class LogTarget:
     plain: bool = False  # a plain text log (a control-plane component's), not CRI records
 
 
-class ExecSession(Protocol):
-    async def write_stdin(self, data: bytes) -> None: ...
-
-    async def close_stdin(self) -> None: ...
-
-    def stdout(self) -> AsyncIterator[bytes]: ...
-
-    def stderr(self) -> AsyncIterator[bytes]: ...
-
-    async def resize(self, width: int, height: int) -> None: ...
-
-    async def wait(self) -> int: ...
-
-    async def cancel(self) -> None: ...
-
-
 class PortConnection(Protocol):
     async def read(self) -> bytes:
         """b"" when the pod closed its side."""
@@ -85,14 +77,6 @@ class PortConnection(Protocol):
     async def close_write(self) -> None: ...
 
     async def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class StreamOptions:
-    stdin: bool = False
-    stdout: bool = True
-    stderr: bool = True
-    tty: bool = False
 
 
 class StreamingBackend(Protocol):

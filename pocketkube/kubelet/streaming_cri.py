@@ -76,7 +76,7 @@ class CRIStreaming:
                                           stderr=opts.stderr)
         except Exception as e:
             raise StreamingError(f"error executing command in container: {e}", 500) from None
-        return await self._open(url, StreamSpec(opts.stdin, opts.stdout, opts.stderr, opts.tty, command))
+        return await self._open(url, opts.spec(command))
 
     async def attach(self, namespace: str, pod: str, container: str, opts: StreamOptions) -> ExecSession:
         cid = await self.pods.container_id(namespace, pod, container)
@@ -85,7 +85,7 @@ class CRIStreaming:
                                             stderr=opts.stderr)
         except Exception as e:
             raise StreamingError(f"error attaching to container: {e}", 500) from None
-        return await self._open(url, StreamSpec(opts.stdin, opts.stdout, opts.stderr, opts.tty))
+        return await self._open(url, opts.spec())
 
     @staticmethod
     async def _open(url: str, spec: StreamSpec) -> ExecSession:

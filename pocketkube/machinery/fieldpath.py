@@ -584,10 +584,13 @@ def _cmp_fields(lc: dict[str, Any] | None, rc: dict[str, Any] | None, node: Node
             lv = {} if lv is ABSENT and lc is not None else lv
             rv = {} if rv is ABSENT and rc is not None else rv
         if root and k == "metadata" and isinstance(lv, dict) and isinstance(rv, dict):
+            lmeta = {a: b for a, b in lv.items() if a not in _META_SKIP}
+            rmeta = {a: b for a, b in rv.items() if a not in _META_SKIP}
+            if lmeta == rmeta:  # the usual case: only bookkeeping fields differ
+                continue
             mch: Tree = {}
             mrm: Tree = {}
-            _cmp_fields({a: b for a, b in lv.items() if a not in _META_SKIP},
-                        {a: b for a, b in rv.items() if a not in _META_SKIP}, cnode, mch, mrm)
+            _cmp_fields(lmeta, rmeta, cnode, mch, mrm)
             if mch:
                 ch["f:metadata"] = mch
             if mrm:

@@ -202,14 +202,25 @@ def _field(op: dict[str, Any], name: str) -> str:
     return value
 
 
-def _op_add(doc: _Doc, op: dict[str, Any]) -> None:
+def _decode_field(op: dict[str, Any], name: str, op_name: str, detail: str | None = None) -> str:
+    """`_field`, failing as upstream's `<op> operation failed to decode <name>: <detail or the error>`."""
     try:
-        path = _field(op, "path")
-    except _Fail:
-        raise PatchError(f"add operation failed to decode path: {_MISSING}") from None
+        return _field(op, name)
+    except _Fail as e:
+        raise PatchError(f"{op_name} operation failed to decode {name}: {detail or e}") from None
+
+
+def _located(doc: _Doc, path: str, missing: str) -> tuple[Any, str]:
+    """doc.find(path); PatchError(missing) when the path's parent is not in the document."""
     found = doc.find(path)
     if found is None:
-        raise PatchError(f'add operation does not apply: doc is missing path: "{path}": {_MISSING}')
+        raise PatchError(missing)
+    return found
+
+
+def _op_add(doc: _Doc, op: dict[str, Any]) -> None:
+    path = _decode_field(op, "path", "add", detail=_MISSING)
+    found = _located(doc, path, f'add operation does not apply: doc is missing path: "{path}": {_MISSING}')
     try:
         _add(found[0], found[1], op.get("value"))
     except _Fail as e:
@@ -217,13 +228,8 @@ def _op_add(doc: _Doc, op: dict[str, Any]) -> None:
 
 
 def _op_remove(doc: _Doc, op: dict[str, Any]) -> None:
-    try:
-        path = _field(op, "path")
-    except _Fail:
-        raise PatchError(f"remove operation failed to decode path: {_MISSING}") from None
-    found = doc.find(path)
-    if found is None:
-        raise PatchError(f'remove operation does not apply: doc is missing path: "{path}": {_MISSING}')
+    path = _decode_field(op, "path", "remove", detail=_MISSING)
+    found = _located(doc, path, f'remove operation does not apply: doc is missing path: "{path}": {_MISSING}')
     try:
         _remove(found[0], found[1])
     except _Fail as e:
@@ -231,19 +237,13 @@ def _op_remove(doc: _Doc, op: dict[str, Any]) -> None:
 
 
 def _op_replace(doc: _Doc, op: dict[str, Any]) -> None:
-    try:
-        path = _field(op, "path")
-    except _Fail as e:
-        raise PatchError(f"replace operation failed to decode path: {e}") from None
+    path = _decode_field(op, "path", "replace")
     value = op.get("value")
     if path == "":
         if isinstance(value, dict | list):
             doc.root = value
         return
-    found = doc.find(path)
-    if found is None:
-        raise PatchError(f"replace operation does not apply: doc is missing path: {path}: {_MISSING}")
-    container, key = found
+    container, key = _located(doc, path, f"replace operation does not apply: doc is missing path: {path}: {_MISSING}")
     try:
         slot, _ = _get(container, key)
     except _Fail:
@@ -252,26 +252,16 @@ def _op_replace(doc: _Doc, op: dict[str, Any]) -> None:
 
 
 def _op_move(doc: _Doc, op: dict[str, Any]) -> None:
-    try:
-        source = _field(op, "from")
-    except _Fail as e:
-        raise PatchError(f"move operation failed to decode from: {e}") from None
-    found = doc.find(source)
-    if found is None:
-        raise PatchError(f"move operation does not apply: doc is missing from path: {source}: {_MISSING}")
-    container, key = found
+    source = _decode_field(op, "from", "move")
+    container, key = _located(doc, source,
+                              f"move operation does not apply: doc is missing from path: {source}: {_MISSING}")
     try:
         _get(container, key)
         value = _remove(container, key)
     except _Fail as e:
         raise PatchError(f"error in move for path: '{key}': {e}") from None
-    try:
-        path = _field(op, "path")
-    except _Fail as e:
-        raise PatchError(f"move operation failed to decode path: {e}") from None
-    found = doc.find(path)
-    if found is None:
-        raise PatchError(f"move operation does not apply: doc is missing destination path: {path}: {_MISSING}")
+    path = _decode_field(op, "path", "move")
+    found = _located(doc, path, f"move operation does not apply: doc is missing destination path: {path}: {_MISSING}")
     try:
         _add(found[0], found[1], value)
     except _Fail as e:
@@ -279,18 +269,13 @@ def _op_move(doc: _Doc, op: dict[str, Any]) -> None:
 
 
 def _op_test(doc: _Doc, op: dict[str, Any]) -> None:
-    try:
-        path = _field(op, "path")
-    except _Fail as e:
-        raise PatchError(f"test operation failed to decode path: {e}") from None
+    path = _decode_field(op, "path", "test")
     failed = PatchError(f"testing value {path} failed: test failed")
     if path == "":
         if "value" not in op or not json_equal(doc.root, op["value"]):
             raise failed
         return
-    found = doc.find(path)
-    if found is None:
-        raise PatchError(f"test operation does not apply: is missing path: {path}: {_MISSING}")
+    found = _located(doc, path, f"test operation does not apply: is missing path: {path}: {_MISSING}")
     try:
         _, current = _get(found[0], found[1])
     except _Fail as e:
@@ -300,24 +285,14 @@ def _op_test(doc: _Doc, op: dict[str, Any]) -> None:
 
 
 def _op_copy(doc: _Doc, op: dict[str, Any], limit: int) -> None:
-    try:
-        source = _field(op, "from")
-    except _Fail as e:
-        raise PatchError(f"copy operation failed to decode from: {e}") from None
-    found = doc.find(source)
-    if found is None:
-        raise PatchError(f"copy operation does not apply: doc is missing from path: {source}: {_MISSING}")
+    source = _decode_field(op, "from", "copy")
+    found = _located(doc, source, f"copy operation does not apply: doc is missing from path: {source}: {_MISSING}")
     try:
         _, value = _get(found[0], found[1])
     except _Fail as e:
         raise PatchError(f"error in copy for from: '{source}': {e}") from None
-    try:
-        path = _field(op, "path")
-    except _Fail:
-        raise PatchError(f"copy operation failed to decode path: {_MISSING}") from None
-    target = doc.find(path)
-    if target is None:
-        raise PatchError(f"copy operation does not apply: doc is missing destination path: {path}: {_MISSING}")
+    path = _decode_field(op, "path", "copy", detail=_MISSING)
+    target = _located(doc, path, f"copy operation does not apply: doc is missing destination path: {path}: {_MISSING}")
     if value is not None:
         raw = orjson.dumps(value)
         doc.copied += len(raw)

@@ -1,59 +1,34 @@
 """Resource arithmetic for scheduling: node allocatable and pod requests as integers.
 
-Theory of operation: quantities are parsed once (memoised) into upstream's
-integer units: CPU in millicores (MilliValue, rounded up), everything else in
-whole units (Value, rounded up). A pod's effective request follows upstream
-`resourcehelper.PodRequests`:
-
-    regular  = sum of the regular containers' requests
-    sidecars = init containers with restartPolicy Always; each adds to `regular`
-               and to a running sidecar total
-    init     = for each init container in order, its request (plus the sidecars
-               started before it, for a plain init container; the running sidecar
-               total, for a sidecar) -- the maximum over them
-    request  = max(regular, init) + spec.overhead
-
-The "non-zero" variant (used by scoring so that request-less pods still spread)
-first gives every container without a CPU or memory request 100m / 200Mi.
-Pure code.
+Theory of operation: `Resource` is upstream's framework.Resource, the integer
+amounts the filters and scores compare: cpu in millicores, memory and
+ephemeral-storage in bytes, the allowed pod count and scalar (extended,
+hugepages, attachable-volumes) resources by name; other names are dropped.
+Quantities are parsed and a pod's effective request (containers, init
+containers, sidecars, overhead; the "non-zero" variant for scoring) is computed
+by machinery/podresources.py, which the node agent's admission shares;
+`pod_requests` only wraps its amounts in a Resource. Pure code.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
-from pocketkube.api.quantity import QuantityError, parse_value
+from pocketkube.machinery import podresources
+from pocketkube.machinery.podresources import (
+    CPU,
+    DEFAULT_MEMORY_REQUEST,
+    DEFAULT_MILLI_CPU_REQUEST,
+    MEMORY,
+    quantity_value,
+)
 
-CPU = "cpu"
-MEMORY = "memory"
+__all__ = ["CPU", "DEFAULT_MEMORY_REQUEST", "DEFAULT_MILLI_CPU_REQUEST", "EPHEMERAL_STORAGE", "MEMORY", "PODS",
+           "Resource", "is_scalar_resource", "pod_requests", "quantity_value"]
+
 EPHEMERAL_STORAGE = "ephemeral-storage"
 PODS = "pods"
-DEFAULT_MILLI_CPU_REQUEST = 100
-DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
-
-
-@functools.lru_cache(maxsize=4096)
-def _milli(text: str) -> int:
-    try:
-        return parse_value(text).milli_value()
-    except QuantityError:
-        return 0
-
-
-@functools.lru_cache(maxsize=4096)
-def _units(text: str) -> int:
-    try:
-        return parse_value(text).int_value()
-    except QuantityError:
-        return 0
-
-
-def quantity_value(name: str, value: Any) -> int:
-    """The integer upstream uses for resource `name` (millicores for cpu)."""
-    text = value if isinstance(value, str) else str(value)
-    return _milli(text) if name == CPU else _units(text)
 
 
 def is_scalar_resource(name: str) -> bool:
@@ -78,6 +53,13 @@ class Resource:
         r = cls()
         for name, value in (rl or {}).items():
             r.set(name, quantity_value(name, value))
+        return r
+
+    @classmethod
+    def from_amounts(cls, amounts: Mapping[str, int]) -> Resource:
+        r = cls()
+        for name, value in amounts.items():
+            r.set(name, value)
         return r
 
     def set(self, name: str, value: int) -> None:
@@ -148,37 +130,8 @@ class Resource:
                 f"pods={self.allowed_pod_number}, scalar={self.scalar})")
 
 
-def _container_requests(container: Mapping[str, Any], non_zero: bool) -> Resource:
-    requests = (container.get("resources") or {}).get("requests") or {}
-    r = Resource.from_list(requests)
-    if non_zero:
-        if CPU not in requests:
-            r.milli_cpu = DEFAULT_MILLI_CPU_REQUEST
-        if MEMORY not in requests:
-            r.memory = DEFAULT_MEMORY_REQUEST
-    return r
-
-
 def pod_requests(spec: Mapping[str, Any], *, non_zero: bool = False) -> Resource:
-    """The pod's effective request (see the module docstring)."""
-    total = Resource()
-    for c in spec.get("containers") or []:
-        total.add(_container_requests(c, non_zero))
-    sidecars = Resource()
-    init_max = Resource()
-    for c in spec.get("initContainers") or []:
-        req = _container_requests(c, non_zero)
-        if c.get("restartPolicy") == "Always":
-            total.add(req)
-            sidecars.add(req)
-            effective = sidecars.clone()
-        else:
-            effective = req
-            effective.add(sidecars)
-        init_max.max_with(effective)
-    total.max_with(init_max)
-    overhead = spec.get("overhead")
-    if overhead:
-        total.add(Resource.from_list(overhead))
+    """The pod's effective request (machinery/podresources.py) as a Resource; no pod count."""
+    total = Resource.from_amounts(podresources.pod_requests(spec, non_zero=non_zero))
     total.allowed_pod_number = 0
     return total

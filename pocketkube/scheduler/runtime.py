@@ -180,22 +180,21 @@ class Framework:
 
     def run_pre_filter_extension_add_pod(self, state: fw.CycleState, pod: PodInfo, to_add: PodInfo,
                                          node: NodeInfo) -> fw.Status | None:
-        for name, ext in self._extensions.items():
-            if ext is None or name in state.skip_filter_plugins:
-                continue
-            s = ext.add_pod(state, pod, to_add, node)
-            if s is not None and not s.is_success():
-                return fw.error_status(f'running AddPod on PreFilter plugin "{name}": {s.message()}')
-        return None
+        return self._run_pre_filter_extensions("AddPod", state, pod, to_add, node)
 
     def run_pre_filter_extension_remove_pod(self, state: fw.CycleState, pod: PodInfo, to_remove: PodInfo,
                                             node: NodeInfo) -> fw.Status | None:
+        return self._run_pre_filter_extensions("RemovePod", state, pod, to_remove, node)
+
+    def _run_pre_filter_extensions(self, op: str, state: fw.CycleState, pod: PodInfo, other: PodInfo,
+                                   node: NodeInfo) -> fw.Status | None:
         for name, ext in self._extensions.items():
             if ext is None or name in state.skip_filter_plugins:
                 continue
-            s = ext.remove_pod(state, pod, to_remove, node)
+            call = ext.add_pod if op == "AddPod" else ext.remove_pod
+            s = call(state, pod, other, node)
             if s is not None and not s.is_success():
-                return fw.error_status(f'running RemovePod on PreFilter plugin "{name}": {s.message()}')
+                return fw.error_status(f'running {op} on PreFilter plugin "{name}": {s.message()}')
         return None
 
     async def run_post_filter(self, state: fw.CycleState, pod: PodInfo,

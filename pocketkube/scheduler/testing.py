@@ -2,7 +2,8 @@
 
 `make_node(...)` and `make_pod(...)` return API-shaped JSON dicts with only
 what scheduling reads; `node_info(node, *pods)` builds a NodeInfo with pods
-already on it; `make_scheduler(...)` builds a Scheduler over static listers and
+already on it; `PluginHandle` is the Handle a test gives one plugin it calls
+directly (a snapshot, static listers, a nominator); `make_scheduler(...)` builds a Scheduler over static listers and
 the in-memory RecordingAPI, with a seeded rng and an injectable clock.
 """
 
@@ -10,14 +11,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pocketkube.scheduler.api import RecordingAPI
 from pocketkube.scheduler.config import SchedulerConfig
 from pocketkube.scheduler.handle import StaticListers
 from pocketkube.scheduler.nodeinfo import NodeInfo
+from pocketkube.scheduler.nominator import Nominator
 from pocketkube.scheduler.podinfo import PodInfo
 from pocketkube.scheduler.scheduler import Scheduler
+from pocketkube.scheduler.snapshot import Snapshot
 
 Obj = dict[str, Any]
 
@@ -81,6 +85,13 @@ def node_info(node: Obj, *pods: Obj) -> NodeInfo:
             pi = pi.with_node(ni.name)
         ni.add_pod(pi)
     return ni
+
+
+@dataclass
+class PluginHandle:
+    snapshot: Snapshot
+    listers: StaticListers = field(default_factory=StaticListers)
+    nominator: Nominator = field(default_factory=Nominator)
 
 
 def make_scheduler(*, nodes: Sequence[Obj] = (), pods: Sequence[Obj] = (), objects: Mapping[str, list[Obj]] | None = None,

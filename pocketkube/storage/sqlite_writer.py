@@ -2,8 +2,12 @@
 
 Theory of operation: the event loop puts `WriteOp`s on a SimpleQueue (never blocks). One
 thread owns the only write connection. It blocks for the first op, then takes whatever else
-is queued (up to `max_batch`), and applies them in one `BEGIN IMMEDIATE … COMMIT`, each inside
-its own SAVEPOINT so a failed precondition or error rolls back only that op. Revisions come
+is queued (up to `max_batch`), and applies them in one `BEGIN IMMEDIATE … COMMIT`. A failed op
+must leave no trace: preconditions are checked before anything is written, and an op writes
+one row with one statement, which SQLite undoes by itself when it fails; only compaction (several
+statements) runs inside a SAVEPOINT. If SQLite instead abandoned the whole transaction (it may,
+on I/O errors or a full disk), the batch fails as a whole. Fewer statements matter here: each one
+releases the GIL, and taking it back can wait behind a busy event loop. Revisions come
 from the writer's own counter (it is the only writer; a lock file keeps other processes out),
 so the rows it inserts are numbered before COMMIT and the counter advances only for ops that
 succeeded, and only once the COMMIT did. After COMMIT — never before, so an acknowledgement
@@ -127,15 +131,13 @@ class SqliteWriter:
         try:
             conn.execute("BEGIN IMMEDIATE")
             for op in batch:
-                conn.execute("SAVEPOINT op")
                 try:
                     result, event = self._apply(conn, op, rev, compacted)
                 except (StorageError, sqlite3.Error) as exc:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
+                    if not conn.in_transaction:
+                        raise  # SQLite rolled the whole transaction back
                     outcomes.append((op, _as_storage_error(exc)))
                     continue
-                conn.execute("RELEASE op")
                 if event is not None:
                     rev = event.revision
                     events.append(event)
@@ -191,9 +193,17 @@ class SqliteWriter:
 def _compact(conn: sqlite3.Connection, lo: int, hi: int) -> int:
     if hi <= lo:
         return lo
-    for statement in _COMPACT:
-        conn.execute(statement, (lo, hi))
-    conn.execute("UPDATE meta SET value = ? WHERE name = 'compact_rev'", (hi,))
+    conn.execute("SAVEPOINT compact")
+    try:
+        for statement in _COMPACT:
+            conn.execute(statement, (lo, hi))
+        conn.execute("UPDATE meta SET value = ? WHERE name = 'compact_rev'", (hi,))
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO compact")
+            conn.execute("RELEASE compact")
+        raise
+    conn.execute("RELEASE compact")
     return hi
 
 

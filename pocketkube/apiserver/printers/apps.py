@@ -15,15 +15,12 @@ from datetime import datetime
 
 from pocketkube.apiserver.printers.columns import (
     AGE,
-    CONTAINERS_WIDE,
-    IMAGES_WIDE,
     NAME,
     Cell,
     Obj,
     Printer,
     age,
     col,
-    container_cells,
     format_label_selector,
     format_labels,
     items,
@@ -31,6 +28,8 @@ from pocketkube.apiserver.printers.columns import (
     name_of,
     selector_string,
     sub,
+    template_columns,
+    template_row,
     template_spec,
 )
 from pocketkube.apiserver.printers.descriptions import doc
@@ -41,32 +40,27 @@ def _replicas(spec: Obj) -> int:
     return 1 if value is None else int(value)
 
 
+def _ready_of_desired(spec: Obj, status: Obj) -> str:
+    return f"{int(status.get('readyReplicas') or 0)}/{_replicas(spec)}"
+
+
 def _deployment_row(obj: Obj, now: datetime) -> list[Cell]:
     spec, status = sub(obj, "spec"), sub(obj, "status")
-    names, images = container_cells(template_spec(obj))
     selector = selector_string(spec.get("selector"))
-    return [
-        name_of(obj),
-        f"{int(status.get('readyReplicas') or 0)}/{_replicas(spec)}",
+    own: list[Cell] = [
+        _ready_of_desired(spec, status),
         int(status.get("updatedReplicas") or 0),
         int(status.get("availableReplicas") or 0),
-        age(obj, now),
-        names,
-        images,
-        "<invalid>" if selector is None else selector,
     ]
+    return template_row(obj, now, own, template_spec(obj), "<invalid>" if selector is None else selector)
 
 
 DEPLOYMENT = Printer(
-    (
-        NAME,
+    template_columns(
         col("Ready", "string", "Number of the pod with ready state"),
         col("Up-to-date", "string", doc("extensions/v1beta1.DeploymentStatus.updatedReplicas")),
         col("Available", "string", doc("extensions/v1beta1.DeploymentStatus.availableReplicas")),
-        AGE,
-        CONTAINERS_WIDE,
-        IMAGES_WIDE,
-        col("Selector", "string", doc("extensions/v1beta1.DeploymentSpec.selector"), 1),
+        selector_doc=doc("extensions/v1beta1.DeploymentSpec.selector"),
     ),
     _deployment_row,
 )
@@ -74,29 +68,16 @@ DEPLOYMENT = Printer(
 
 def _replicaset_row(obj: Obj, now: datetime) -> list[Cell]:
     spec, status = sub(obj, "spec"), sub(obj, "status")
-    names, images = container_cells(template_spec(obj))
-    return [
-        name_of(obj),
-        _replicas(spec),
-        int(status.get("replicas") or 0),
-        int(status.get("readyReplicas") or 0),
-        age(obj, now),
-        names,
-        images,
-        format_label_selector(spec.get("selector")),
-    ]
+    own: list[Cell] = [_replicas(spec), int(status.get("replicas") or 0), int(status.get("readyReplicas") or 0)]
+    return template_row(obj, now, own, template_spec(obj), format_label_selector(spec.get("selector")))
 
 
 REPLICASET = Printer(
-    (
-        NAME,
+    template_columns(
         col("Desired", "integer", doc("extensions/v1beta1.ReplicaSetSpec.replicas")),
         col("Current", "integer", doc("extensions/v1beta1.ReplicaSetStatus.replicas")),
         col("Ready", "integer", doc("extensions/v1beta1.ReplicaSetStatus.readyReplicas")),
-        AGE,
-        CONTAINERS_WIDE,
-        IMAGES_WIDE,
-        col("Selector", "string", doc("extensions/v1beta1.ReplicaSetSpec.selector"), 1),
+        selector_doc=doc("extensions/v1beta1.ReplicaSetSpec.selector"),
     ),
     _replicaset_row,
 )
@@ -105,52 +86,37 @@ REPLICASET = Printer(
 def _daemonset_row(obj: Obj, now: datetime) -> list[Cell]:
     spec, status = sub(obj, "spec"), sub(obj, "status")
     pod_spec = template_spec(obj)
-    names, images = container_cells(pod_spec)
-    return [
-        name_of(obj),
+    own: list[Cell] = [
         int(status.get("desiredNumberScheduled") or 0),
         int(status.get("currentNumberScheduled") or 0),
         int(status.get("numberReady") or 0),
         int(status.get("updatedNumberScheduled") or 0),
         int(status.get("numberAvailable") or 0),
         format_labels(pod_spec.get("nodeSelector")),
-        age(obj, now),
-        names,
-        images,
-        format_label_selector(spec.get("selector")),
     ]
+    return template_row(obj, now, own, pod_spec, format_label_selector(spec.get("selector")))
 
 
 _DS = "extensions/v1beta1.DaemonSetStatus."
 DAEMONSET = Printer(
-    (
-        NAME,
+    template_columns(
         col("Desired", "integer", doc(_DS + "desiredNumberScheduled")),
         col("Current", "integer", doc(_DS + "currentNumberScheduled")),
         col("Ready", "integer", doc(_DS + "numberReady")),
         col("Up-to-date", "integer", doc(_DS + "updatedNumberScheduled")),
         col("Available", "integer", doc(_DS + "numberAvailable")),
         col("Node Selector", "string", doc("core/v1.PodSpec.nodeSelector")),
-        AGE,
-        CONTAINERS_WIDE,
-        IMAGES_WIDE,
-        col("Selector", "string", doc("extensions/v1beta1.DaemonSetSpec.selector"), 1),
+        selector_doc=doc("extensions/v1beta1.DaemonSetSpec.selector"),
     ),
     _daemonset_row,
 )
 
 
 def _statefulset_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec, status = sub(obj, "spec"), sub(obj, "status")
-    names, images = container_cells(template_spec(obj))
-    ready = f"{int(status.get('readyReplicas') or 0)}/{_replicas(spec)}"
-    return [name_of(obj), ready, age(obj, now), names, images]
+    return template_row(obj, now, [_ready_of_desired(sub(obj, "spec"), sub(obj, "status"))], template_spec(obj))
 
 
-STATEFULSET = Printer(
-    (NAME, col("Ready", "string", "Number of the pod with ready state"), AGE, CONTAINERS_WIDE, IMAGES_WIDE),
-    _statefulset_row,
-)
+STATEFULSET = Printer(template_columns(col("Ready", "string", "Number of the pod with ready state")), _statefulset_row)
 
 
 def controller_name(obj: Obj) -> str:

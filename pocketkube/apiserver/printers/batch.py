@@ -12,51 +12,38 @@ strings True/False/<unset> (upstream printBoolPtr) under a boolean column.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pocketkube.apiserver.printers.columns import (
-    AGE,
-    CONTAINERS_WIDE,
-    IMAGES_WIDE,
-    NAME,
     Cell,
     Obj,
     Printer,
-    age,
     bool_ptr,
     col,
-    container_cells,
+    condition_true,
     format_label_selector,
     items,
     meta,
-    name_of,
     sub,
+    template_columns,
+    template_row,
 )
 from pocketkube.apiserver.printers.descriptions import doc
 from pocketkube.apiserver.printers.duration import human_duration, parse_timestamp, translate_timestamp_since
 
-_SELECTOR_WIDE = col("Selector", "string", doc("batch/v1.JobSpec.selector"), 1)
-
-
-def _has_condition(conditions: list[Any], ctype: str) -> bool:
-    """hasJobCondition: the first condition of that type decides."""
-    for c in conditions:
-        if c.get("type") == ctype:
-            return bool(c.get("status") == "True")
-    return False
+_SELECTOR_DOC = doc("batch/v1.JobSpec.selector")
 
 
 def job_status(job: Obj) -> str:
     conditions = items(sub(job, "status"), "conditions")
-    if _has_condition(conditions, "Complete"):
+    if condition_true(conditions, "Complete"):
         return "Complete"
-    if _has_condition(conditions, "Failed"):
+    if condition_true(conditions, "Failed"):
         return "Failed"
     if meta(job).get("deletionTimestamp"):
         return "Terminating"
-    if _has_condition(conditions, "Suspended"):
+    if condition_true(conditions, "Suspended"):
         return "Suspended"
-    if _has_condition(conditions, "FailureTarget"):
+    if condition_true(conditions, "FailureTarget"):
         return "FailureTarget"
     return "Running"
 
@@ -81,29 +68,16 @@ def _duration(status: Obj, now: datetime) -> str:
 
 def _job_row(obj: Obj, now: datetime) -> list[Cell]:
     spec, status = sub(obj, "spec"), sub(obj, "status")
-    names, images = container_cells(sub(sub(spec, "template"), "spec"))
-    return [
-        name_of(obj),
-        job_status(obj),
-        _completions(spec, int(status.get("succeeded") or 0)),
-        _duration(status, now),
-        age(obj, now),
-        names,
-        images,
-        format_label_selector(spec.get("selector")),
-    ]
+    own: list[Cell] = [job_status(obj), _completions(spec, int(status.get("succeeded") or 0)), _duration(status, now)]
+    return template_row(obj, now, own, sub(sub(spec, "template"), "spec"), format_label_selector(spec.get("selector")))
 
 
 JOB = Printer(
-    (
-        NAME,
+    template_columns(
         col("Status", "string", "Status of the job."),
         col("Completions", "string", doc("batch/v1.JobStatus.succeeded")),
         col("Duration", "string", "Time required to complete the job."),
-        AGE,
-        CONTAINERS_WIDE,
-        IMAGES_WIDE,
-        _SELECTOR_WIDE,
+        selector_doc=_SELECTOR_DOC,
     ),
     _job_row,
 )
@@ -112,35 +86,27 @@ JOB = Printer(
 def _cronjob_row(obj: Obj, now: datetime) -> list[Cell]:
     spec, status = sub(obj, "spec"), sub(obj, "status")
     job_spec = sub(sub(spec, "jobTemplate"), "spec")
-    names, images = container_cells(sub(sub(job_spec, "template"), "spec"))
     last = status.get("lastScheduleTime")
-    return [
-        name_of(obj),
+    own: list[Cell] = [
         str(spec.get("schedule") or ""),
         spec.get("timeZone") if spec.get("timeZone") is not None else "<none>",
         bool_ptr(spec.get("suspend")),
         len(items(status, "active")),
         translate_timestamp_since(last, now) if last else "<none>",
-        age(obj, now),
-        names,
-        images,
-        format_label_selector(job_spec.get("selector")),
     ]
+    return template_row(obj, now, own, sub(sub(job_spec, "template"), "spec"),
+                        format_label_selector(job_spec.get("selector")))
 
 
 _CJ = "batch/v1beta1.CronJob"
 CRONJOB = Printer(
-    (
-        NAME,
+    template_columns(
         col("Schedule", "string", doc(_CJ + "Spec.schedule")),
         col("Timezone", "string", doc(_CJ + "Spec.timeZone")),
         col("Suspend", "boolean", doc(_CJ + "Spec.suspend")),
         col("Active", "integer", doc(_CJ + "Status.active")),
         col("Last Schedule", "string", doc(_CJ + "Status.lastScheduleTime")),
-        AGE,
-        CONTAINERS_WIDE,
-        IMAGES_WIDE,
-        _SELECTOR_WIDE,
+        selector_doc=_SELECTOR_DOC,
     ),
     _cronjob_row,
 )

@@ -8,7 +8,12 @@ hides them unless `-o wide`.
 
 The helpers here reproduce the small upstream formatting functions that many kinds
 share: `labels.FormatLabels` (sorted `k=v`, `<none>`), `metav1.FormatLabelSelector`
-and the selector's `String()`, and the CONTAINERS/IMAGES layout. They are written for
+and the selector's `String()`, the CONTAINERS/IMAGES layout, listWithMoreString, the
+load-balancer ingress addresses and the "first condition of a type decides" test.
+Every workload with a pod template (deployments, replica sets, daemon sets, stateful
+sets, replication controllers, jobs, cron jobs) prints the same frame: NAME, its own
+cells, AGE, then the wide CONTAINERS, IMAGES and (mostly) SELECTOR;
+`template_columns`/`template_row` build that frame once. They are written for
 speed: plain dict access, no copies, because `row` runs once per listed object.
 """
 
@@ -160,6 +165,45 @@ def container_cells(pod_spec: Obj) -> tuple[str, str]:
 def template_spec(obj: Obj) -> Obj:
     """spec.template.spec of a workload ({} if any level is missing)."""
     return sub(sub(sub(obj, "spec"), "template"), "spec")
+
+
+def template_columns(*own: Column, selector_doc: str | None = None) -> tuple[Column, ...]:
+    """A workload's columns: NAME, its own, AGE, wide CONTAINERS and IMAGES, and a wide SELECTOR
+    (described by `selector_doc`) unless None."""
+    selector = () if selector_doc is None else (col("Selector", "string", selector_doc, 1),)
+    return (NAME, *own, AGE, CONTAINERS_WIDE, IMAGES_WIDE, *selector)
+
+
+def template_row(obj: Obj, now: datetime, own: list[Cell], pod_spec: Obj, *selector: str) -> list[Cell]:
+    """The cells matching `template_columns`: the selector cell, if any, comes last."""
+    names, images = container_cells(pod_spec)
+    return [name_of(obj), *own, age(obj, now), names, images, *selector]
+
+
+def list_with_more(values: list[str], limit: int = 3) -> str:
+    """listWithMoreString over all values: first `limit`, ` + N more...`, `<unset>` if none."""
+    joined = ",".join(values[:limit])
+    if len(values) > limit:
+        return f"{joined} + {len(values) - limit} more..."
+    return joined or "<unset>"
+
+
+def load_balancer_ingress(status: Obj) -> list[str]:
+    """status.loadBalancer.ingress as sorted, unique ip-or-hostname strings."""
+    found = set()
+    for ing in items(sub(status, "loadBalancer"), "ingress"):
+        value = ing.get("ip") or ing.get("hostname")
+        if value:
+            found.add(value)
+    return sorted(found)
+
+
+def condition_true(conditions: list[Any], ctype: str) -> bool:
+    """The first condition of that type decides whether it is True (hasJobCondition and the like)."""
+    for c in conditions:
+        if c.get("type") == ctype:
+            return bool(c.get("status") == "True")
+    return False
 
 
 def int_or_string(value: Any) -> str:

@@ -15,8 +15,6 @@ from typing import Any
 
 from pocketkube.apiserver.printers.columns import (
     AGE,
-    CONTAINERS_WIDE,
-    IMAGES_WIDE,
     NAME,
     Cell,
     Obj,
@@ -30,6 +28,8 @@ from pocketkube.apiserver.printers.columns import (
     name_of,
     quantity,
     sub,
+    template_columns,
+    template_row,
 )
 from pocketkube.apiserver.printers.descriptions import doc
 
@@ -93,29 +93,20 @@ PODTEMPLATE = Printer(
 def _rc_row(obj: Obj, now: datetime) -> list[Cell]:
     spec, status = sub(obj, "spec"), sub(obj, "status")
     replicas = spec.get("replicas")
-    names, images = container_cells(sub(sub(spec, "template"), "spec"))
-    return [
-        name_of(obj),
+    own: list[Cell] = [
         1 if replicas is None else int(replicas),
         int(status.get("replicas") or 0),
         int(status.get("readyReplicas") or 0),
-        age(obj, now),
-        names,
-        images,
-        format_labels(spec.get("selector")),
     ]
+    return template_row(obj, now, own, sub(sub(spec, "template"), "spec"), format_labels(spec.get("selector")))
 
 
 REPLICATIONCONTROLLER = Printer(
-    (
-        NAME,
+    template_columns(
         col("Desired", "integer", doc("core/v1.ReplicationControllerSpec.replicas")),
         col("Current", "integer", doc("core/v1.ReplicationControllerStatus.replicas")),
         col("Ready", "integer", doc("core/v1.ReplicationControllerStatus.readyReplicas")),
-        AGE,
-        CONTAINERS_WIDE,
-        IMAGES_WIDE,
-        col("Selector", "string", doc("core/v1.ReplicationControllerSpec.selector"), 1),
+        selector_doc=doc("core/v1.ReplicationControllerSpec.selector"),
     ),
     _rc_row,
 )
@@ -196,11 +187,16 @@ def _storage_class(obj: Obj) -> str:
     return str(sub(obj, "spec").get("storageClassName") or "")
 
 
+def _volume_phase(obj: Obj, status: Obj) -> str:
+    """STATUS of a volume or claim: Terminating once deleted, else its phase."""
+    return "Terminating" if meta(obj).get("deletionTimestamp") else str(status.get("phase") or "")
+
+
 def _pv_row(obj: Obj, now: datetime) -> list[Cell]:
     spec, status = sub(obj, "spec"), sub(obj, "status")
     claim = sub(spec, "claimRef")
     claim_cell = f"{claim.get('namespace', '')}/{claim.get('name', '')}" if spec.get("claimRef") else ""
-    phase = "Terminating" if meta(obj).get("deletionTimestamp") else str(status.get("phase") or "")
+    phase = _volume_phase(obj, status)
     return [
         name_of(obj),
         quantity((spec.get("capacity") or {}).get("storage")),
@@ -236,7 +232,7 @@ PERSISTENTVOLUME = Printer(
 
 def _pvc_row(obj: Obj, now: datetime) -> list[Cell]:
     spec, status = sub(obj, "spec"), sub(obj, "status")
-    phase = "Terminating" if meta(obj).get("deletionTimestamp") else str(status.get("phase") or "")
+    phase = _volume_phase(obj, status)
     volume = str(spec.get("volumeName") or "")
     capacity, modes = "", ""
     if volume:

@@ -23,6 +23,8 @@ from pocketkube.apiserver.printers.columns import (
     col,
     format_label_selector,
     items,
+    list_with_more,
+    load_balancer_ingress,
     name_of,
     sub,
 )
@@ -44,15 +46,6 @@ def format_hosts(rules: list[Any]) -> str:
     return f"{joined} + {len(rules) - limit} more..." if more else joined
 
 
-def _lb_addresses(status: Obj) -> str:
-    found = set()
-    for ing in items(sub(status, "loadBalancer"), "ingress"):
-        value = ing.get("ip") or ing.get("hostname")
-        if value:
-            found.add(value)
-    return ",".join(sorted(found))
-
-
 def _ingress_row(obj: Obj, now: datetime) -> list[Cell]:
     spec = sub(obj, "spec")
     class_name = spec.get("ingressClassName")
@@ -60,7 +53,7 @@ def _ingress_row(obj: Obj, now: datetime) -> list[Cell]:
         name_of(obj),
         "<none>" if class_name is None else class_name,
         format_hosts(items(spec, "rules")),
-        _lb_addresses(sub(obj, "status")),
+        ",".join(load_balancer_ingress(sub(obj, "status"))),
         "80, 443" if items(spec, "tls") else "80",
         age(obj, now),
     ]
@@ -115,14 +108,6 @@ NETWORKPOLICY = Printer(
     (NAME, col("Pod-Selector", "string", doc("extensions/v1beta1.NetworkPolicySpec.podSelector")), AGE),
     _networkpolicy_row,
 )
-
-
-def list_with_more(values: list[str], limit: int = 3) -> str:
-    """listWithMoreString over all values: first `limit`, ` + N more...`, `<unset>` if none."""
-    joined = ",".join(values[:limit])
-    if len(values) > limit:
-        return f"{joined} + {len(values) - limit} more..."
-    return joined or "<unset>"
 
 
 def _slice_ports(ports: list[Any]) -> str:

@@ -22,9 +22,19 @@ Rows of Succeeded/Failed pods carry a `Completed` row condition (`pod_row_condit
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from pocketkube.apiserver.printers.columns import AGE, NAME, Cell, Obj, Printer, col, items, meta, sub
+from pocketkube.apiserver.printers.columns import (
+    AGE,
+    NAME,
+    Cell,
+    Obj,
+    Printer,
+    col,
+    condition_true,
+    items,
+    meta,
+    sub,
+)
 from pocketkube.apiserver.printers.descriptions import doc
 from pocketkube.apiserver.printers.duration import parse_timestamp, translate_timestamp_since
 
@@ -88,13 +98,6 @@ def _terminated_reason(term: Obj, prefix: str) -> str:
     return f"{prefix}ExitCode:{term.get('exitCode') or 0}"
 
 
-def _condition_true(conditions: list[Any], ctype: str) -> bool:
-    for c in conditions:
-        if c.get("type") == ctype:
-            return bool(c.get("status") == "True")
-    return False
-
-
 def _sidecar_names(spec: Obj) -> set[str]:
     return {c.get("name") for c in items(spec, "initContainers") if c.get("restartPolicy") == "Always"}
 
@@ -139,7 +142,7 @@ def _walk_containers(status: Obj, reason: str, tally: _Tally) -> str:
             has_running = True
             tally.ready += 1
     if reason == "Completed" and has_running:
-        reason = "Running" if _condition_true(items(status, "conditions"), "Ready") else "NotReady"
+        reason = "Running" if condition_true(items(status, "conditions"), "Ready") else "NotReady"
     return reason
 
 
@@ -160,7 +163,7 @@ def pod_status(pod: Obj) -> tuple[str, int, int, str | None]:
     init_reason = _walk_init(status, len(items(spec, "initContainers")), sidecars, tally, sidecar)
     if init_reason is not None:
         reason = init_reason
-    if init_reason is None or _condition_true(items(status, "conditions"), "Initialized"):
+    if init_reason is None or condition_true(items(status, "conditions"), "Initialized"):
         sidecar.ready = tally.ready
         tally = sidecar
         reason = _walk_containers(status, reason, tally)

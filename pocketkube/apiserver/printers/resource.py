@@ -21,12 +21,12 @@ from pocketkube.apiserver.printers.columns import (
     age,
     col,
     items,
+    list_with_more,
     meta,
     name_of,
     sub,
 )
 from pocketkube.apiserver.printers.descriptions import doc
-from pocketkube.apiserver.printers.networking import list_with_more
 
 
 def _name_age_row(obj: Obj, now: datetime) -> list[Cell]:

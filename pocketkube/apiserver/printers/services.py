@@ -27,20 +27,12 @@ from pocketkube.apiserver.printers.columns import (
     col,
     format_labels,
     items,
+    load_balancer_ingress,
     meta,
     name_of,
     sub,
 )
 from pocketkube.apiserver.printers.descriptions import doc
-
-
-def _lb_ingress(status: Obj) -> list[str]:
-    found = set()
-    for ing in items(sub(status, "loadBalancer"), "ingress"):
-        value = ing.get("ip") or ing.get("hostname")
-        if value:
-            found.add(value)
-    return sorted(found)
 
 
 def _external_ip(spec: Obj, status: Obj) -> str:
@@ -49,7 +41,7 @@ def _external_ip(spec: Obj, status: Obj) -> str:
     if svc_type in ("ClusterIP", "NodePort"):
         return ",".join(external) if external else "<none>"
     if svc_type == "LoadBalancer":
-        lb = _lb_ingress(status)
+        lb = load_balancer_ingress(status)
         if external:
             return ",".join(lb + external)
         return ",".join(lb) if lb else "<pending>"

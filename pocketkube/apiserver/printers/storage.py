@@ -34,16 +34,19 @@ _DEFAULT_SC = (
     "storageclass.kubernetes.io/is-default-class",
     "storageclass.beta.kubernetes.io/is-default-class",
 )
-_DEFAULT_VAC = "volumeattributesclass.alpha.kubernetes.io/is-default-class"
+_DEFAULT_VAC = ("volumeattributesclass.alpha.kubernetes.io/is-default-class",)
+
+
+def _name_marking_default(obj: Obj, annotations: tuple[str, ...]) -> str:
+    """The name, with ` (default)` when one of these is-default-class annotations is "true"."""
+    values = meta(obj).get("annotations") or {}
+    default = any(values.get(a) == "true" for a in annotations)
+    return name_of(obj) + " (default)" if default else name_of(obj)
 
 
 def _storageclass_row(obj: Obj, now: datetime) -> list[Cell]:
-    annotations = meta(obj).get("annotations") or {}
-    name = name_of(obj)
-    if any(annotations.get(a) == "true" for a in _DEFAULT_SC):
-        name += " (default)"
     return [
-        name,
+        _name_marking_default(obj, _DEFAULT_SC),
         str(obj.get("provisioner") or ""),
         obj.get("reclaimPolicy") or "Delete",
         obj.get("volumeBindingMode") or "Immediate",
@@ -163,10 +166,7 @@ CSISTORAGECAPACITY = Printer(
 
 
 def _vac_row(obj: Obj, now: datetime) -> list[Cell]:
-    name = name_of(obj)
-    if (meta(obj).get("annotations") or {}).get(_DEFAULT_VAC) == "true":
-        name += " (default)"
-    return [name, str(obj.get("driverName") or ""), age(obj, now)]
+    return [_name_marking_default(obj, _DEFAULT_VAC), str(obj.get("driverName") or ""), age(obj, now)]
 
 
 VOLUMEATTRIBUTESCLASS = Printer(

@@ -14,7 +14,6 @@ or already terminal. `apply_binding` is the pods/binding assignment.
 
 from __future__ import annotations
 
-import copy
 from fractions import Fraction
 from typing import Any
 
@@ -23,7 +22,7 @@ from pocketkube.apiserver.registry import core_pod_update as upd
 from pocketkube.apiserver.registry import core_podspec
 from pocketkube.apiserver.registry.core_checks import Errs
 from pocketkube.apiserver.strategy import Obj, Strategy
-from pocketkube.machinery import errors
+from pocketkube.machinery import errors, jsonvalue
 from pocketkube.machinery.errors import FieldError
 from pocketkube.machinery.validation import meta
 
@@ -235,10 +234,7 @@ class PodStrategy(Strategy):
         super().prepare_for_status_update(new, old)
         new_md, old_md = new.setdefault("metadata", {}), old.get("metadata") or {}
         for key in ("ownerReferences", "deletionTimestamp"):
-            if key in old_md:
-                new_md[key] = copy.deepcopy(old_md[key])
-            else:
-                new_md.pop(key, None)
+            jsonvalue.carry_over(new_md, old_md, key)
         status = new.setdefault("status", {})
         if not status.get("qosClass") and (old.get("status") or {}).get("qosClass"):
             status["qosClass"] = old["status"]["qosClass"]

@@ -126,22 +126,21 @@ def validate_node_selector_term(term: Obj, path: str, allow_invalid_values: bool
     return errs
 
 
+def _node_operator_values(op: str, values: list[Any], path: str) -> Errs:
+    """The label selector's set-operator rules, plus Gt/Lt with exactly one value."""
+    errs = meta.set_operator_values(op, values, f"{path}.values")
+    if errs is not None:
+        return errs
+    if op not in ("Gt", "Lt"):
+        return [errors.invalid(f"{path}.operator", op, "not a valid selector operator")]
+    if len(values) != 1:
+        return [errors.required(f"{path}.values", "must be specified single value when `operator` is 'Lt' or 'Gt'")]
+    return []
+
+
 def _node_selector_requirement(req: Obj, path: str, allow_invalid_values: bool) -> Errs:
-    errs: Errs = []
     op, values = req.get("operator") or "", req.get("values") or []
-    if op in ("In", "NotIn"):
-        if not values:
-            errs.append(errors.required(f"{path}.values", "must be specified when `operator` is 'In' or 'NotIn'"))
-    elif op in ("Exists", "DoesNotExist"):
-        if values:
-            errs.append(errors.forbidden(f"{path}.values",
-                                         "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
-    elif op in ("Gt", "Lt"):
-        if len(values) != 1:
-            errs.append(errors.required(f"{path}.values",
-                                        "must be specified single value when `operator` is 'Lt' or 'Gt'"))
-    else:
-        errs.append(errors.invalid(f"{path}.operator", op, "not a valid selector operator"))
+    errs = _node_operator_values(op, values, path)
     errs += chk.check_qualified_name(req.get("key") or "", f"{path}.key")
     if not allow_invalid_values:
         for k, v in enumerate(values):

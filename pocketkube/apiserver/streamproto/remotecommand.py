@@ -30,7 +30,7 @@ STREAM_WAIT = 30.0
 
 
 class Process(Protocol):
-    """What a node agent's runtime gives for an exec or attach (see kubelet/streaming_backend.ExecSession)."""
+    """What a node agent's runtime gives for an exec or attach (kubelet/streaming_backend calls it ExecSession)."""
 
     async def write_stdin(self, data: bytes) -> None: ...
 
@@ -48,11 +48,21 @@ class Process(Protocol):
 
 
 @dataclass(frozen=True)
-class StreamSpec:
+class StreamOptions:
+    """Which streams a session has (the request's stdin/stdout/stderr/tty); node agents take these."""
+
     stdin: bool = False
     stdout: bool = True
     stderr: bool = True
     tty: bool = False
+
+    def spec(self, command: list[str] | None = None) -> StreamSpec:
+        """These options with `command` (none for attach)."""
+        return StreamSpec(self.stdin, self.stdout, self.stderr, self.tty, list(command or []))
+
+
+@dataclass(frozen=True)
+class StreamSpec(StreamOptions):
     command: list[str] = field(default_factory=list)
 
     @property

@@ -2,7 +2,8 @@
 
 Theory of operation: Deployment events enqueue the Deployment; ReplicaSet
 events enqueue their controlling Deployment (orphans: every Deployment whose
-selector matches, so one may adopt it); a pod deletion enqueues a Recreate
+selector matches, so one may adopt it; the routing rules are owners.py, shared
+with the ReplicaSet controller); a pod deletion enqueues a Recreate
 Deployment once it has no pods left. `sync(key)` works on a copy of the
 cached Deployment:
 1. claim ReplicaSets (adopt matching orphans, release owned ones that no
@@ -19,39 +20,23 @@ namespace being deleted ends the sync quietly.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 
-from pocketkube.api import labels
 from pocketkube.client.events import WARNING, EventRecorder
 from pocketkube.client.indexer import CONTROLLER_UID_INDEX, deep_copy, index_by_controller_uid
 from pocketkube.client.informer import Handlers, key_of
 from pocketkube.client.rest import RESTClient
-from pocketkube.controllers import podcontrol, refs
+from pocketkube.controllers import owners, podcontrol, refs
 from pocketkube.controllers.base import Controller, InformerFactory
 from pocketkube.controllers.deployment import recreate, rollback, rolling, util
-from pocketkube.controllers.deployment.sync import API_VERSION, DEPLOYMENTS, KIND, REPLICASETS, Syncer
+from pocketkube.controllers.deployment.sync import API_VERSION, KIND, Syncer
+from pocketkube.controllers.owners import selects
+from pocketkube.controllers.refs import DEPLOYMENTS, REPLICASETS
 
 log = logging.getLogger("pocketkube.controllers.deployment")
 
 Obj = dict[str, Any]
-
-EVENT_FLUSH_TIMEOUT = 2.0
-
-
-def _selector(obj: Obj) -> labels.Selector | None:
-    try:
-        return labels.from_label_selector((obj.get("spec") or {}).get("selector"))
-    except labels.SelectorError:
-        return None
-
-
-def selects(d: Obj, obj: Obj) -> bool:
-    """A non-empty, valid selector of d matches obj's labels (an empty one matches nothing)."""
-    sel = _selector(d)
-    return bool(sel) and labels.matches(sel or (), (obj.get("metadata") or {}).get("labels"))
 
 
 class DeploymentController(Controller):
@@ -65,7 +50,7 @@ class DeploymentController(Controller):
         self.deployments = self.watch(DEPLOYMENTS)
         self.replicasets = self.watch(REPLICASETS, indexers=indexers)
         self.pods = self.watch(refs.PODS, indexers=indexers)
-        self.recorder = EventRecorder(client, "deployment-controller")
+        self.recorder = self.event_sender = EventRecorder(client, "deployment-controller")
         self.syncer = Syncer(client, self.recorder, self.replicasets)
         self.deployments.add_handlers(Handlers(on_add=self.enqueue, on_update=lambda old, cur: self.enqueue(cur),
                                                on_delete=self.enqueue))
@@ -73,57 +58,27 @@ class DeploymentController(Controller):
                                                on_delete=self._delete_rs))
         self.pods.add_handlers(Handlers(on_delete=self._delete_pod))
 
-    async def run(self) -> None:
-        async with asyncio.TaskGroup() as tg:
-            events = tg.create_task(self.recorder.run(), name=f"{self.name}-events")
-            await super().run()
-            with contextlib.suppress(TimeoutError):  # best effort, as events are
-                await asyncio.wait_for(self.recorder.flush(), EVENT_FLUSH_TIMEOUT)
-            events.cancel()
-
-    # ------------------------------------------------------------------ event handlers
+    # ------------------------------------------------------------------ event handlers (owners.py)
     def resolve(self, namespace: str, ref: Obj | None) -> Obj | None:
-        if ref is None or ref.get("kind") != KIND:
-            return None
-        d = self.deployments.get(f"{namespace}/{ref.get('name', '')}")
-        if d is None or d["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return d
+        return owners.resolve(self.deployments, KIND, namespace, ref)
 
     def deployments_for(self, rs: Obj) -> list[Obj]:
         if not rs["metadata"].get("labels"):
             return []
-        return [d for d in self.deployments.list(rs["metadata"].get("namespace", "")) if selects(d, rs)]
+        return owners.selecting(self.deployments.list(rs["metadata"].get("namespace", "")), rs)
 
     def _add_rs(self, rs: Obj) -> None:
         if rs["metadata"].get("deletionTimestamp"):
             self._delete_rs(rs)
             return
-        ref = podcontrol.controller_of(rs)
-        if ref is not None:
-            d = self.resolve(rs["metadata"].get("namespace", ""), ref)
-            if d is not None:
-                self.enqueue(d)
-            return
-        for d in self.deployments_for(rs):
+        for d in owners.owners_to_sync(None, rs, self.resolve, self.deployments_for)[0]:
             self.enqueue(d)
 
     def _update_rs(self, old: Obj, cur: Obj) -> None:
         if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
             return
-        ns = cur["metadata"].get("namespace", "")
-        cur_ref, old_ref = podcontrol.controller_of(cur), podcontrol.controller_of(old)
-        ref_changed = cur_ref != old_ref
-        if ref_changed and old_ref is not None and (old_d := self.resolve(ns, old_ref)) is not None:
-            self.enqueue(old_d)
-        if cur_ref is not None:
-            d = self.resolve(ns, cur_ref)
-            if d is not None:
-                self.enqueue(d)
-            return
-        if ref_changed or old["metadata"].get("labels") != cur["metadata"].get("labels"):
-            for d in self.deployments_for(cur):
-                self.enqueue(d)
+        for d in owners.owners_to_sync(old, cur, self.resolve, self.deployments_for)[0]:
+            self.enqueue(d)
 
     def _delete_rs(self, rs: Obj) -> None:
         d = self.resolve(rs["metadata"].get("namespace", ""), podcontrol.controller_of(rs))
@@ -132,11 +87,8 @@ class DeploymentController(Controller):
 
     def _delete_pod(self, pod: Obj) -> None:
         ns = pod["metadata"].get("namespace", "")
-        ref = podcontrol.controller_of(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
-            return
-        rs = self.replicasets.get(f"{ns}/{ref.get('name', '')}")
-        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
+        rs = owners.resolve(self.replicasets, "ReplicaSet", ns, podcontrol.controller_of(pod))
+        if rs is None:
             return
         d = self.resolve(ns, podcontrol.controller_of(rs))
         if d is None or util.strategy_type(d) != util.RECREATE:
@@ -193,7 +145,7 @@ class DeploymentController(Controller):
 
     async def claim_replicasets(self, d: Obj) -> list[Obj]:
         """The ReplicaSets this Deployment controls, after adoption and release."""
-        if _selector(d) is None:
+        if owners.selector_of(d) is None:
             raise ValueError(f"deployment {key_of(d)} has invalid label selector")
         ns = d["metadata"].get("namespace", "")
         candidates = self.replicasets.by_index(CONTROLLER_UID_INDEX, d["metadata"]["uid"])

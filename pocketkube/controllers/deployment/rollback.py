@@ -18,7 +18,8 @@ from typing import Any
 from pocketkube.client.events import NORMAL, WARNING
 from pocketkube.client.indexer import deep_copy
 from pocketkube.controllers.deployment import util
-from pocketkube.controllers.deployment.sync import DEPLOYMENTS, Syncer
+from pocketkube.controllers.deployment.sync import Syncer
+from pocketkube.controllers.refs import DEPLOYMENTS
 
 Obj = dict[str, Any]
 

@@ -35,16 +35,15 @@ from pocketkube.client.clock import WallClock, wall
 from pocketkube.client.events import NORMAL, WARNING, EventRecorder
 from pocketkube.client.indexer import deep_copy
 from pocketkube.client.informer import Informer
-from pocketkube.client.rest import ApiError, ResourceRef, RESTClient
+from pocketkube.client.rest import ApiError, RESTClient
 from pocketkube.controllers import podcontrol
 from pocketkube.controllers.deployment import progress, util
+from pocketkube.controllers.refs import DEPLOYMENTS, REPLICASETS
 
 log = logging.getLogger("pocketkube.controllers.deployment")
 
 Obj = dict[str, Any]
 
-DEPLOYMENTS = ResourceRef("apps", "v1", "deployments")
-REPLICASETS = ResourceRef("apps", "v1", "replicasets")
 API_VERSION, KIND = "apps/v1", "Deployment"
 
 
@@ -94,9 +93,7 @@ class Syncer:
         needs_update = util.set_deployment_revision(d, (rs["metadata"].get("annotations") or {}).get(
             util.REVISION, ""))
         if util.has_progress_deadline(d) and progress.get_condition(d.get("status"), progress.PROGRESSING) is None:
-            cond = progress.new_condition(progress.PROGRESSING, "True", progress.FOUND_NEW_RS,
-                                          f'Found new replica set "{rs["metadata"]["name"]}"', self.now())
-            progress.set_condition(d.setdefault("status", {}), cond)
+            self._set_progressing(d, "True", progress.FOUND_NEW_RS, f'Found new replica set "{rs["metadata"]["name"]}"')
             needs_update = True
         if needs_update:
             await self.update_status(d)
@@ -133,9 +130,7 @@ class Syncer:
             self.recorder.event(d, NORMAL, "ScalingReplicaSet", f"Scaled up replica set {name} from 0 to {count}")
         needs_update = util.set_deployment_revision(d, str(new_revision))
         if not already_exists and util.has_progress_deadline(d):
-            cond = progress.new_condition(progress.PROGRESSING, "True", progress.NEW_RS_CREATED,
-                                          f'Created new replica set "{name}"', self.now())
-            progress.set_condition(d.setdefault("status", {}), cond)
+            self._set_progressing(d, "True", progress.NEW_RS_CREATED, f'Created new replica set "{name}"')
             needs_update = True
         if needs_update:
             await self.update_status(d)
@@ -166,8 +161,7 @@ class Syncer:
             return
         msg = f'Failed to create new replica set "{name}": {podcontrol.error_text(err)}'
         if util.has_progress_deadline(d):
-            cond = progress.new_condition(progress.PROGRESSING, "False", progress.FAILED_RS_CREATE, msg, self.now())
-            progress.set_condition(d.setdefault("status", {}), cond)
+            self._set_progressing(d, "False", progress.FAILED_RS_CREATE, msg)
             with contextlib.suppress(ApiError):
                 await self.update_status(d)
         self.recorder.event(d, WARNING, progress.FAILED_RS_CREATE, msg)
@@ -290,15 +284,17 @@ class Syncer:
         paused_shown = cond is not None and cond.get("reason") == progress.PAUSED
         paused = bool((d.get("spec") or {}).get("paused"))
         if paused and not paused_shown:
-            new = progress.new_condition(progress.PROGRESSING, "Unknown", progress.PAUSED, "Deployment is paused",
-                                         self.now())
+            self._set_progressing(d, "Unknown", progress.PAUSED, "Deployment is paused")
         elif not paused and paused_shown:
-            new = progress.new_condition(progress.PROGRESSING, "Unknown", progress.RESUMED,
-                                         "Deployment is resumed", self.now())
+            self._set_progressing(d, "Unknown", progress.RESUMED, "Deployment is resumed")
         else:
             return
-        progress.set_condition(d.setdefault("status", {}), new)
         await self.update_status(d)
+
+    def _set_progressing(self, d: Obj, status: str, reason: str, message: str) -> None:
+        """Set the Deployment's Progressing condition, stamped now."""
+        cond = progress.new_condition(progress.PROGRESSING, status, reason, message, self.now())
+        progress.set_condition(d.setdefault("status", {}), cond)
 
 
 def _set_min_ready(rs: Obj, value: int) -> None:

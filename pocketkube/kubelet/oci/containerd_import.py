@@ -70,14 +70,18 @@ class ContainerdImages:
         except grpc.aio.AioRpcError as e:
             raise ContainerdAPIError(f"{service}/{method}", e.code().name, e.details() or "") from None
 
-    async def has_blob(self, digest: str) -> bool:
+    async def _found(self, service: str, method: str, request: Any, reply: Any) -> bool:
+        """The call succeeded: True; containerd answered NOT_FOUND: False; other errors raise."""
         try:
-            await self._unary(CONTENT, "Info", cpb.ContentInfoRequest(digest=digest), cpb.ContentInfoResponse)
+            await self._unary(service, method, request, reply)
         except ContainerdAPIError as e:
             if e.code == "NOT_FOUND":
                 return False
             raise
         return True
+
+    async def has_blob(self, digest: str) -> bool:
+        return await self._found(CONTENT, "Info", cpb.ContentInfoRequest(digest=digest), cpb.ContentInfoResponse)
 
     async def write_blob(self, digest: str, size: int, stream: IO[bytes], lease: str,
                          labels: dict[str, str] | None = None, progress: Callable[[int], None] | None = None) -> None:
@@ -131,10 +135,4 @@ class ContainerdImages:
         return [(i.name, i.target.digest) for i in r.images]
 
     async def delete_image(self, name: str) -> bool:
-        try:
-            await self._unary(IMAGES, "Delete", cpb.DeleteImageRequest(name=name), cpb.Empty)
-        except ContainerdAPIError as e:
-            if e.code == "NOT_FOUND":
-                return False
-            raise
-        return True
+        return await self._found(IMAGES, "Delete", cpb.DeleteImageRequest(name=name), cpb.Empty)

@@ -3,8 +3,8 @@
 Theory of operation (upstream pkg/fieldpath and podFieldSelectorRuntimeValue):
 - `extract_field_path(pod, path)` serves volume files and the metadata part of env:
   metadata.name / namespace / uid, metadata.labels / annotations (all of them, `FormatMap`: one
-  `key="value"` line per key, sorted, values quoted as Go's %q, no final newline) and one key
-  by subscript, `metadata.labels['k']` (a missing key is the empty string);
+  `key="value"` line per key, sorted, values quoted as Go's %q by api/labels.go_quote, no final
+  newline) and one key by subscript, `metadata.labels['k']` (a missing key is the empty string);
 - `env_field_value(pod, selector, pod_ips, host_ips)` is the env variant: the label must be one
   ConvertDownwardAPIFieldLabel accepts for apiVersion v1, and the node-side values come from the
   caller: status.podIP (the first pod IP), status.podIPs (comma-joined), status.hostIP(s),
@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pocketkube.api.labels import go_quote
+
 Obj = dict[str, Any]
 
 _ENV_LABELS = frozenset({
@@ -23,32 +25,10 @@ _ENV_LABELS = frozenset({
     "spec.nodeName", "spec.restartPolicy", "spec.serviceAccountName", "spec.schedulerName", "status.phase",
     "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs",
 })
-_SHORT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-                  "\\": "\\\\", '"': '\\"'}
 
 
 class FieldPathError(ValueError):
     """An unsupported or malformed field selector (upstream's error text)."""
-
-
-def go_quote(s: str) -> str:
-    """strconv.Quote: a double-quoted Go literal; printable characters kept, others escaped."""
-    out = ['"']
-    for ch in s:
-        if ch in _SHORT_ESCAPES:
-            out.append(_SHORT_ESCAPES[ch])
-        elif ch == " " or ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        elif 0xD800 <= ord(ch) <= 0xDFFF:  # not a valid rune (a lone surrogate): U+FFFD
-            out.append("\\ufffd")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def format_map(m: Mapping[str, str] | None) -> str:

@@ -117,6 +117,17 @@ def validate_object_meta_update(new: dict[str, Any], old: dict[str, Any],
     return errs
 
 
+def set_operator_values(op: Any, values: list[Any], path: str) -> list[FieldError] | None:
+    """The values rules of the set-based selector operators: In/NotIn need values, Exists/DoesNotExist
+    take none; None for any other operator (the caller's to judge). Node selectors share them."""
+    if op in ("In", "NotIn"):
+        return [] if values else [errors.required(path, "must be specified when `operator` is 'In' or 'NotIn'")]
+    if op in ("Exists", "DoesNotExist"):
+        return [errors.forbidden(path, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")] \
+            if values else []
+    return None
+
+
 def validate_label_selector(selector: Any, path: str) -> list[FieldError]:
     """A metav1.LabelSelector: matchLabels and matchExpressions."""
     errs: list[FieldError] = []
@@ -126,16 +137,9 @@ def validate_label_selector(selector: Any, path: str) -> list[FieldError]:
     for i, req in enumerate(selector.get("matchExpressions") or []):
         p = f"{path}.matchExpressions[{i}]"
         op = req.get("operator", "")
-        values = req.get("values") or []
-        if op in ("In", "NotIn"):
-            if not values:
-                errs.append(errors.required(f"{p}.values", "must be specified when `operator` is 'In' or 'NotIn'"))
-        elif op in ("Exists", "DoesNotExist"):
-            if values:
-                errs.append(errors.forbidden(f"{p}.values",
-                                             "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
-        else:
-            errs.append(errors.invalid(f"{p}.operator", op, "not a valid selector operator"))
+        value_errs = set_operator_values(op, req.get("values") or [], f"{p}.values")
+        errs.extend([errors.invalid(f"{p}.operator", op, "not a valid selector operator")]
+                    if value_errs is None else value_errs)
         errs.extend(errors.invalid(f"{p}.key", req.get("key", ""), m)
                     for m in names.qualified_name_problems(req.get("key", "")))
     return errs

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pocketkube.machinery.taints import NO_SCHEDULE, UNSCHEDULABLE, tolerates_taint
 from pocketkube.scheduler import framework as fw
 from pocketkube.scheduler.nodeinfo import NodeInfo
-from pocketkube.scheduler.plugins.tainttoleration import tolerates_taint
 from pocketkube.scheduler.podinfo import PodInfo
 
 NAME = "NodeUnschedulable"
 ERR_REASON = "node(s) were unschedulable"
-UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+UNSCHEDULABLE_TAINT = {"key": UNSCHEDULABLE, "effect": NO_SCHEDULE}
 
 
 def filter_status(pod: PodInfo, node: NodeInfo) -> fw.Status | None:

@@ -17,7 +17,7 @@ most_allocated.go, balanced_allocation.go):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pocketkube.scheduler.framework import MAX_NODE_SCORE
 from pocketkube.scheduler.nodeinfo import NodeInfo
@@ -64,24 +64,24 @@ def most_requested_score(requested: int, capacity: int) -> int:
     return requested * MAX_NODE_SCORE // capacity
 
 
-def least_allocated(requested: Sequence[int], allocatable: Sequence[int], weights: Sequence[int]) -> int:
+def _weighted(resource_score: Callable[[int, int], int], requested: Sequence[int], allocatable: Sequence[int],
+              weights: Sequence[int]) -> int:
+    """The weighted mean of `resource_score` over the resources the node has (integer division)."""
     score = weight_sum = 0
     for req, alloc, w in zip(requested, allocatable, weights, strict=True):
         if alloc == 0:
             continue
-        score += least_requested_score(req, alloc) * w
+        score += resource_score(req, alloc) * w
         weight_sum += w
     return score // weight_sum if weight_sum else 0
+
+
+def least_allocated(requested: Sequence[int], allocatable: Sequence[int], weights: Sequence[int]) -> int:
+    return _weighted(least_requested_score, requested, allocatable, weights)
 
 
 def most_allocated(requested: Sequence[int], allocatable: Sequence[int], weights: Sequence[int]) -> int:
-    score = weight_sum = 0
-    for req, alloc, w in zip(requested, allocatable, weights, strict=True):
-        if alloc == 0:
-            continue
-        score += most_requested_score(req, alloc) * w
-        weight_sum += w
-    return score // weight_sum if weight_sum else 0
+    return _weighted(most_requested_score, requested, allocatable, weights)
 
 
 def balanced(requested: Sequence[int], allocatable: Sequence[int]) -> int:

@@ -1,59 +1,27 @@
 """TaintToleration: a node's NoSchedule/NoExecute taints repel pods that do not tolerate them.
 
-Pure cores: `tolerates(toleration, taint)` (upstream Toleration.ToleratesTaint:
-an empty effect or key in the toleration matches any; operator Exists ignores
-the value, Equal -- the default -- compares it) and `find_untolerated(taints,
-tolerations, effects)`. Filter rejects with UnschedulableAndUnresolvable
-"node(s) had untolerated taint {key: value}" for the first untolerated
-NoSchedule/NoExecute taint. Score counts the PreferNoSchedule taints that the
+The toleration rules (Toleration.ToleratesTaint, FindMatchingUntoleratedTaint)
+are machinery/taints.py, shared with the controllers. Filter rejects with
+UnschedulableAndUnresolvable "node(s) had untolerated taint {key: value}" for
+the first untolerated NoSchedule/NoExecute taint. Score counts the PreferNoSchedule taints that the
 pod's PreferNoSchedule (or effect-less) tolerations do not tolerate, and
 NormalizeScore reverses it (fewest such taints -> 100). Weight 3 by default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pocketkube.machinery import taints as tn
 from pocketkube.scheduler import framework as fw
 from pocketkube.scheduler.nodeinfo import NodeInfo
 from pocketkube.scheduler.podinfo import PodInfo
 
 NAME = "TaintToleration"
-NO_SCHEDULE = "NoSchedule"
-NO_EXECUTE = "NoExecute"
-PREFER_NO_SCHEDULE = "PreferNoSchedule"
-DO_NOT_SCHEDULE = (NO_SCHEDULE, NO_EXECUTE)
 _STATE = "PreScoreTaintToleration"
 
 Obj = Mapping[str, Any]
-
-
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    if op == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
-
-
-def tolerates_taint(tolerations: Iterable[Obj], taint: Obj) -> bool:
-    return any(tolerates(t, taint) for t in tolerations)
-
-
-def find_untolerated(taints: Sequence[Obj], tolerations: Sequence[Obj],
-                     effects: Sequence[str] = DO_NOT_SCHEDULE) -> Obj | None:
-    for taint in taints:
-        if taint.get("effect") in effects and not tolerates_taint(tolerations, taint):
-            return taint
-    return None
 
 
 def untolerated_reason(taint: Obj) -> str:
@@ -63,24 +31,21 @@ def untolerated_reason(taint: Obj) -> str:
 def filter_status(pod: PodInfo, node: NodeInfo) -> fw.Status | None:
     if not node.taints:
         return None
-    taint = find_untolerated(node.taints, pod.tolerations)
+    taint = tn.find_untolerated(node.taints, pod.tolerations)
     if taint is None:
         return None
     return fw.Status(fw.Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (untolerated_reason(taint),), NAME)
 
 
 def count_intolerable_prefer_no_schedule(taints: Sequence[Obj], tolerations: Sequence[Obj]) -> int:
-    return sum(1 for t in taints if t.get("effect") == PREFER_NO_SCHEDULE and not tolerates_taint(tolerations, t))
-
-
-def _node_taints(obj: Any) -> list[Obj]:
-    return list(((obj or {}).get("spec") or {}).get("taints") or [])
+    return sum(1 for t in taints
+               if t.get("effect") == tn.PREFER_NO_SCHEDULE and not tn.tolerates_taint(tolerations, t))
 
 
 def _node_changed(pod: dict[str, Any], old: Any, new: Any) -> fw.QueueingHint:
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
-    was = old is None or find_untolerated(_node_taints(old), tolerations) is not None
-    now = find_untolerated(_node_taints(new), tolerations) is not None
+    was = old is None or tn.find_untolerated(tn.taints_of(old), tolerations) is not None
+    now = tn.find_untolerated(tn.taints_of(new), tolerations) is not None
     return fw.QueueingHint.QUEUE if was and not now else fw.QueueingHint.SKIP
 
 
@@ -94,7 +59,7 @@ class TaintToleration:
         return filter_status(pod, node)
 
     def pre_score(self, state: fw.CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> fw.Status | None:
-        prefer = [t for t in pod.tolerations if (t.get("effect") or PREFER_NO_SCHEDULE) == PREFER_NO_SCHEDULE]
+        prefer = [t for t in pod.tolerations if (t.get("effect") or tn.PREFER_NO_SCHEDULE) == tn.PREFER_NO_SCHEDULE]
         state.write(_STATE, prefer)
         return None
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
+
+import controller_harness as harness
 
 from pocketkube.client import virtualtime
 from pocketkube.client.fake import FakeClient
@@ -52,23 +54,12 @@ class Stamper(Controller):
             self.busy.discard(key)
 
 
-@contextlib.asynccontextmanager
-async def started(factory: InformerFactory, *controllers: Controller) -> AsyncIterator[list[asyncio.Task[None]]]:
-    async with asyncio.TaskGroup() as tg:
-        informers = tg.create_task(factory.run())
-        runs = [tg.create_task(c.run()) for c in controllers]
-        try:
-            yield runs
-        finally:
-            informers.cancel()
-            for t in runs:
-                t.cancel()
+def started(factory: InformerFactory, *controllers: Controller) -> contextlib.AbstractAsyncContextManager[None]:
+    return harness.running(factory, *(c.run() for c in controllers))
 
 
 async def until(cond: Callable[[], bool], timeout: float = 60.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.01)
+    await harness.until(cond, timeout, poll=0.01)
 
 
 def cm(name: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import controller_harness as harness
 import pytest
 
 from pocketkube.client import virtualtime
@@ -95,13 +96,9 @@ def fake_api() -> FakeClient:
 async def running(fake: FakeClient) -> AsyncIterator[DeploymentController]:
     factory = InformerFactory(fake)
     ctrl = DeploymentController(fake, factory)
-    async with asyncio.TaskGroup() as tg:
-        informers = tg.create_task(factory.run())
+    async with harness.running(factory):
         await ctrl.wait_for_sync()
-        try:
-            yield ctrl
-        finally:
-            informers.cancel()
+        yield ctrl
 
 
 def events(ctrl: DeploymentController) -> list[str]:
@@ -390,9 +387,7 @@ async def cluster(fake: FakeClient) -> AsyncIterator[Watcher]:
 
 
 async def until(cond: Callable[[], bool], timeout: float = 600.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.5)
+    await harness.until(cond, timeout, poll=0.5)
 
 
 def rolled_out(fake: FakeClient, replicas: int, image: str) -> Callable[[], bool]:

@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import controller_harness as harness
+
 from pocketkube.client import virtualtime
 from pocketkube.client.events import EventRecorder
 from pocketkube.client.fake import FakeClient
@@ -54,20 +56,13 @@ async def running(fake: FakeClient) -> AsyncIterator[GarbageCollector]:
     factory = InformerFactory(fake)
     gc = GarbageCollector(fake, factory, GarbageCollectorSettings(workers=4),
                           recorder=EventRecorder(fake, "garbage-collector-controller"))
-    async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(factory.run()), tg.create_task(gc.run()), tg.create_task(gc.recorder.run())]
-        try:
-            await until(lambda: bool(gc.monitors) and gc.synced())
-            yield gc
-        finally:
-            for t in tasks:
-                t.cancel()
+    async with harness.running(factory, gc.run(), gc.recorder.run()):
+        await until(lambda: bool(gc.monitors) and gc.synced())
+        yield gc
 
 
 async def until(cond: Callable[[], bool], timeout: float = 300.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.05)
+    await harness.until(cond, timeout, poll=0.05)
 
 
 def names(fake: FakeClient, ref: ResourceRef = CM, ns: str = "ns") -> list[str]:

@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import controller_harness as harness
+
 from pocketkube.client import virtualtime
 from pocketkube.client.clock import micro_time, rfc3339, wall
 from pocketkube.client.events import EventRecorder
@@ -61,23 +63,13 @@ async def running(fake: FakeClient, **settings: Any) -> AsyncIterator[NodeLifecy
     factory = InformerFactory(fake)
     ctrl = NodeLifecycleController(fake, factory, NodeLifecycleSettings(**settings),
                                    recorder=EventRecorder(fake, "node-controller"))
-    async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(factory.run()), tg.create_task(ctrl.run()), tg.create_task(ctrl.recorder.run())]
-        try:
-            await ctrl.wait_for_sync()
-            yield ctrl
-        finally:
-            for t in tasks:
-                t.cancel()
+    async with harness.running(factory, ctrl.run(), ctrl.recorder.run()):
+        await ctrl.wait_for_sync()
+        yield ctrl
 
 
 async def until(cond: Callable[[], bool], timeout: float = 600.0) -> float:
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.1)
-    return loop.time() - start
+    return await harness.until(cond, timeout, poll=0.1)
 
 
 def ready_of(fake: FakeClient, name: str) -> Obj:

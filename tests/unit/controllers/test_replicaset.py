@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import controller_harness as harness
 import pytest
 
 from pocketkube.client import virtualtime
@@ -57,13 +58,9 @@ async def running(fake: FakeClient) -> AsyncIterator[ReplicaSetController]:
     """A controller whose informers run (no workers: the test calls sync)."""
     factory = InformerFactory(fake)
     ctrl = ReplicaSetController(fake, factory)
-    async with asyncio.TaskGroup() as tg:
-        informers = tg.create_task(factory.run())
+    async with harness.running(factory):
         await ctrl.wait_for_sync()
-        try:
-            yield ctrl
-        finally:
-            informers.cancel()
+        yield ctrl
 
 
 async def settle() -> None:
@@ -314,11 +311,8 @@ def test_controller_keeps_the_count_when_pods_go_away() -> None:
         ctrl = ReplicaSetController(fake, factory)
 
         async def until(cond: Callable[[], bool]) -> None:
-            async with asyncio.timeout(60):
-                while not cond():
-                    await asyncio.sleep(0.05)
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(factory.run()), tg.create_task(ctrl.run())]
+            await harness.until(cond, 60, poll=0.05)
+        async with harness.running(factory, ctrl.run()):
             await until(lambda: len(fake.objects(refs.PODS, NS)) == 3)
             victim = fake.objects(refs.PODS, NS)[0]["metadata"]["name"]
             await fake.delete(refs.PODS, victim, NS)
@@ -329,8 +323,6 @@ def test_controller_keeps_the_count_when_pods_go_away() -> None:
             await fake.update(REPLICASETS, rs)
             await until(lambda: len(fake.objects(refs.PODS, NS)) == 1)
             await until(lambda: get_obj(fake, REPLICASETS, "web", NS)["status"].get("observedGeneration") == 2)
-            for t in tasks:
-                t.cancel()
     run(main)
 
 

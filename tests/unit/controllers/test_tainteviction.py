@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import controller_harness as harness
+
 from pocketkube.client import virtualtime
 from pocketkube.client.events import EventRecorder
 from pocketkube.client.fake import FakeClient
@@ -14,6 +16,7 @@ from pocketkube.client.rest import ResourceRef
 from pocketkube.controllers import eviction as ev
 from pocketkube.controllers.base import InformerFactory
 from pocketkube.controllers.tainteviction import TaintEvictionController
+from pocketkube.machinery import taints as tn
 
 NODES = ResourceRef("", "v1", "nodes", namespaced=False)
 PODS = ResourceRef("", "v1", "pods")
@@ -45,23 +48,13 @@ async def set_taints(fake: FakeClient, name: str, taints: list[Obj]) -> None:
 async def running(fake: FakeClient) -> AsyncIterator[TaintEvictionController]:
     factory = InformerFactory(fake)
     ctrl = TaintEvictionController(fake, factory, recorder=EventRecorder(fake, "taint-eviction-controller"))
-    async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(factory.run()), tg.create_task(ctrl.run()), tg.create_task(ctrl.recorder.run())]
-        try:
-            await ctrl.wait_for_sync()
-            yield ctrl
-        finally:
-            for t in tasks:
-                t.cancel()
+    async with harness.running(factory, ctrl.run(), ctrl.recorder.run()):
+        await ctrl.wait_for_sync()
+        yield ctrl
 
 
 async def until(cond: Callable[[], bool], timeout: float = 600.0) -> float:
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.05)
-    return loop.time() - start
+    return await harness.until(cond, timeout, poll=0.05)
 
 
 def seed(*pods: Obj) -> FakeClient:
@@ -127,12 +120,12 @@ def test_no_schedule_taints_and_pods_arriving_on_tainted_nodes() -> None:
 
 def test_toleration_rules() -> None:
     taint = {"key": "k", "value": "v", "effect": "NoExecute"}
-    assert ev.tolerates({"operator": "Exists"}, taint)
-    assert ev.tolerates({"key": "k", "operator": "Exists", "effect": "NoExecute"}, taint)
-    assert ev.tolerates({"key": "k", "value": "v"}, taint)
-    assert not ev.tolerates({"key": "k", "value": "w"}, taint)
-    assert not ev.tolerates({"key": "k", "operator": "Exists", "effect": "NoSchedule"}, taint)
-    assert ev.matching_tolerations([taint], [{"key": "x", "operator": "Exists"}]) == (False, [])
+    assert tn.tolerates({"operator": "Exists"}, taint)
+    assert tn.tolerates({"key": "k", "operator": "Exists", "effect": "NoExecute"}, taint)
+    assert tn.tolerates({"key": "k", "value": "v"}, taint)
+    assert not tn.tolerates({"key": "k", "value": "w"}, taint)
+    assert not tn.tolerates({"key": "k", "operator": "Exists", "effect": "NoSchedule"}, taint)
+    assert tn.matching_tolerations([taint], [{"key": "x", "operator": "Exists"}]) == (False, [])
     assert ev.min_toleration_seconds([]) == 0
     assert ev.min_toleration_seconds([{"operator": "Exists"}]) == -1
     assert ev.min_toleration_seconds([{"tolerationSeconds": 30}, {"tolerationSeconds": 5}, {}]) == 5

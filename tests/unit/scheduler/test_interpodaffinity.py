@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from pocketkube.scheduler import framework as fw
 from pocketkube.scheduler.handle import StaticListers
 from pocketkube.scheduler.nodeinfo import NodeInfo
-from pocketkube.scheduler.nominator import Nominator
 from pocketkube.scheduler.plugins.interpodaffinity import InterPodAffinity
 from pocketkube.scheduler.podinfo import PodInfo
 from pocketkube.scheduler.snapshot import Snapshot
-from pocketkube.scheduler.testing import make_node, make_pod, node_info
+from pocketkube.scheduler.testing import PluginHandle, make_node, make_pod, node_info
 
 ZONE = "topology.kubernetes.io/zone"
 HOST = "kubernetes.io/hostname"
 AFFINITY = "node(s) didn't match pod affinity rules"
 ANTI = "node(s) didn't match pod anti-affinity rules"
 EXISTING_ANTI = "node(s) didn't satisfy existing pods anti-affinity rules"
-
-
-@dataclass
-class Handle:
-    snapshot: Snapshot
-    listers: StaticListers = field(default_factory=StaticListers)
-    nominator: Nominator = field(default_factory=Nominator)
 
 
 def term(key: str = HOST, **match: str) -> dict[str, Any]:
@@ -38,7 +29,7 @@ def required(kind: str, *terms: dict[str, Any]) -> dict[str, Any]:
 
 def filter_all(pod: dict[str, Any], nodes: list[NodeInfo], listers: StaticListers | None = None) -> dict[str, Any]:
     snap = Snapshot.of(nodes)
-    plugin = InterPodAffinity({}, Handle(snap, listers or StaticListers()))
+    plugin = InterPodAffinity({}, PluginHandle(snap, listers or StaticListers()))
     state = fw.CycleState()
     pi = PodInfo.of(pod)
     _, s = plugin.pre_filter(state, pi, snap.node_info_list)
@@ -112,7 +103,7 @@ def test_preferred_scoring() -> None:
     nodes = [zoned("n1", "a", make_pod("db", labels={"app": "db"}), make_pod("w", labels={"app": "web"})),
              zoned("n2", "a"), zoned("n3", "b")]
     snap = Snapshot.of(nodes)
-    plugin = InterPodAffinity({}, Handle(snap))
+    plugin = InterPodAffinity({}, PluginHandle(snap))
     state = fw.CycleState()
     pi = PodInfo.of(make_pod("web", labels={"app": "web"}, affinity=pref))
     assert plugin.pre_score(state, pi, nodes) is None

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from pocketkube.scheduler import framework as fw
 from pocketkube.scheduler.handle import StaticListers
 from pocketkube.scheduler.nodeinfo import NodeInfo
-from pocketkube.scheduler.nominator import Nominator
 from pocketkube.scheduler.plugins.podtopologyspread import PodTopologySpread, common
 from pocketkube.scheduler.podinfo import PodInfo
 from pocketkube.scheduler.snapshot import Snapshot
-from pocketkube.scheduler.testing import make_node, make_pod, node_info
+from pocketkube.scheduler.testing import PluginHandle, make_node, make_pod, node_info
 
 ZONE = "topology.kubernetes.io/zone"
 HOST = "kubernetes.io/hostname"
 NOT_MATCH = "node(s) didn't match pod topology spread constraints"
 MISSING = "node(s) didn't match pod topology spread constraints (missing required label)"
-
-
-@dataclass
-class Handle:
-    snapshot: Snapshot
-    listers: StaticListers = field(default_factory=StaticListers)
-    nominator: Nominator = field(default_factory=Nominator)
 
 
 def spread(key: str, max_skew: int = 1, when: str = "DoNotSchedule", **match: str) -> dict[str, Any]:
@@ -42,7 +33,7 @@ def zoned(name: str, zone: str | None, *pods: dict[str, Any]) -> NodeInfo:
 
 def filter_all(pod: dict[str, Any], nodes: list[NodeInfo]) -> dict[str, Any]:
     snap = Snapshot.of(nodes)
-    plugin = PodTopologySpread({}, Handle(snap))
+    plugin = PodTopologySpread({}, PluginHandle(snap))
     state = fw.CycleState()
     pi = PodInfo.of(pod)
     _, s = plugin.pre_filter(state, pi, snap.node_info_list)
@@ -91,7 +82,7 @@ def test_node_affinity_policy_honored() -> None:
 
 def score_all(pod: dict[str, Any], nodes: list[NodeInfo], listers: StaticListers | None = None) -> list[int] | None:
     snap = Snapshot.of(nodes)
-    plugin = PodTopologySpread({}, Handle(snap, listers or StaticListers()))
+    plugin = PodTopologySpread({}, PluginHandle(snap, listers or StaticListers()))
     state = fw.CycleState()
     pi = PodInfo.of(pod)
     if plugin.pre_score(state, pi, nodes) is fw.SKIP:

@@ -3,7 +3,7 @@
 The pure cores live in filtering.py and scoring.py; this module wires them to
 the extension points, resolves namespaceSelectors through the namespace
 lister, keeps the PreFilter counts right under preemption (PreFilter
-extensions) and requeues pods it rejected when pods or node labels change.
+extensions, shared with PodTopologySpread in ../prefilterstate.py) and requeues pods it rejected when pods or node labels change.
 Args: hardPodAffinityWeight (default 1). Score weight 2 by default.
 """
 
@@ -16,26 +16,12 @@ from pocketkube.scheduler import framework as fw
 from pocketkube.scheduler.handle import Handle
 from pocketkube.scheduler.nodeinfo import NodeInfo
 from pocketkube.scheduler.plugins.interpodaffinity import filtering, scoring
+from pocketkube.scheduler.plugins.prefilterstate import StateExtensions, filter_with_state
 from pocketkube.scheduler.podinfo import AffinityTerm, PodInfo, WeightedAffinityTerm
 
 NAME = filtering.NAME
 _PRE_FILTER = "PreFilterInterPodAffinity"
 _PRE_SCORE = "PreScoreInterPodAffinity"
-
-
-class _Extensions:
-    def add_pod(self, state: fw.CycleState, pod: PodInfo, to_add: PodInfo, node: NodeInfo) -> fw.Status | None:
-        s: filtering.PreFilterState | None = state.read(_PRE_FILTER)
-        if s is not None:
-            s.update_with_pod(pod, to_add, node, 1)
-        return None
-
-    def remove_pod(self, state: fw.CycleState, pod: PodInfo, to_remove: PodInfo,
-                   node: NodeInfo) -> fw.Status | None:
-        s: filtering.PreFilterState | None = state.read(_PRE_FILTER)
-        if s is not None:
-            s.update_with_pod(pod, to_remove, node, -1)
-        return None
 
 
 class InterPodAffinity:
@@ -76,14 +62,11 @@ class InterPodAffinity:
         state.write(_PRE_FILTER, s)
         return None, None
 
-    def pre_filter_extensions(self) -> _Extensions:
-        return _Extensions()
+    def pre_filter_extensions(self) -> StateExtensions:
+        return StateExtensions(_PRE_FILTER)
 
     def filter(self, state: fw.CycleState, pod: PodInfo, node: NodeInfo) -> fw.Status | None:
-        s: filtering.PreFilterState | None = state.read(_PRE_FILTER)
-        if s is None:
-            return fw.error_status("reading PreFilterInterPodAffinity from cycle state: not found")
-        return filtering.filter_status(s, pod, node)
+        return filter_with_state(state, _PRE_FILTER, pod, node, filtering.filter_status)
 
     # ------------------------------------------------------------------ scoring
     def pre_score(self, state: fw.CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> fw.Status | None:

@@ -3,7 +3,8 @@
 Pure cores in common.py, filtering.py and scoring.py. Args: `defaultingType`
 ("System" -- the default, hostname/zone ScheduleAnyway constraints -- or
 "List" with `defaultConstraints`). PreFilter/PreScore skip pods without
-applicable constraints. Score weight 2 by default.
+applicable constraints. The PreFilter counts follow preemption through the
+PreFilter extensions of ../prefilterstate.py. Score weight 2 by default.
 """
 
 from __future__ import annotations
@@ -15,26 +16,12 @@ from pocketkube.scheduler import framework as fw
 from pocketkube.scheduler.handle import Handle
 from pocketkube.scheduler.nodeinfo import NodeInfo
 from pocketkube.scheduler.plugins.podtopologyspread import common, filtering, scoring
+from pocketkube.scheduler.plugins.prefilterstate import StateExtensions, filter_with_state
 from pocketkube.scheduler.podinfo import PodInfo
 
 NAME = filtering.NAME
 _PRE_FILTER = "PreFilterPodTopologySpread"
 _PRE_SCORE = "PreScorePodTopologySpread"
-
-
-class _Extensions:
-    def add_pod(self, state: fw.CycleState, pod: PodInfo, to_add: PodInfo, node: NodeInfo) -> fw.Status | None:
-        s: filtering.PreFilterState | None = state.read(_PRE_FILTER)
-        if s is not None:
-            s.update_with_pod(pod, to_add, node, 1)
-        return None
-
-    def remove_pod(self, state: fw.CycleState, pod: PodInfo, to_remove: PodInfo,
-                   node: NodeInfo) -> fw.Status | None:
-        s: filtering.PreFilterState | None = state.read(_PRE_FILTER)
-        if s is not None:
-            s.update_with_pod(pod, to_remove, node, -1)
-        return None
 
 
 class PodTopologySpread:
@@ -59,14 +46,11 @@ class PodTopologySpread:
         state.write(_PRE_FILTER, filtering.compute_state(pod, constraints, nodes, self.counter))
         return None, None
 
-    def pre_filter_extensions(self) -> _Extensions:
-        return _Extensions()
+    def pre_filter_extensions(self) -> StateExtensions:
+        return StateExtensions(_PRE_FILTER)
 
     def filter(self, state: fw.CycleState, pod: PodInfo, node: NodeInfo) -> fw.Status | None:
-        s: filtering.PreFilterState | None = state.read(_PRE_FILTER)
-        if s is None:
-            return fw.error_status("reading PreFilterPodTopologySpread from cycle state: not found")
-        return filtering.filter_status(s, pod, node)
+        return filter_with_state(state, _PRE_FILTER, pod, node, filtering.filter_status)
 
     def pre_score(self, state: fw.CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> fw.Status | None:
         all_nodes = self.handle.snapshot.node_info_list

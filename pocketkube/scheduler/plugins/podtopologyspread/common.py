@@ -24,10 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pocketkube.machinery.taints import find_untolerated
 from pocketkube.scheduler.labelsel import Selector, compile_selector, from_match_labels
 from pocketkube.scheduler.nodeinfo import NodeInfo
 from pocketkube.scheduler.plugins.nodeaffinity import RequiredNodeAffinity
-from pocketkube.scheduler.plugins.tainttoleration import find_untolerated
 from pocketkube.scheduler.podinfo import PodInfo
 
 DO_NOT_SCHEDULE = "DoNotSchedule"

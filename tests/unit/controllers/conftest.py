@@ -1,0 +1,8 @@
+"""Makes controller_harness.py (the helpers the controller tests share) importable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
