@@ -14,7 +14,6 @@ Status responses and anything unexpected a 500 InternalError.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import ssl
 import time
@@ -24,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pocketkube.aio.gctuning import tune_gc
 from pocketkube.api.scheme import SCHEME, Resource, Scheme
 from pocketkube.apiserver import bootstrap, rbac_aggregation, responses
 from pocketkube.apiserver.admission import Admission, NamespaceLifecycle, ServiceAllocation
@@ -285,22 +285,6 @@ class APIServer:
                 previous = current
             except Exception:
                 log.exception("compaction failed")
-
-
-# Cyclic-GC thresholds for a server whose heap is mostly the watch cache: acyclic JSON trees that
-# refcounting frees. With CPython's defaults (700, 10, 10) every ~25% growth of surviving objects
-# triggers a full collection that walks the whole cache: with 10,000 pods cached that is ~0.7 s of
-# stopped event loop, a dozen times per rollout. Young collections stay frequent enough to free
-# short-lived reference cycles (exceptions, futures); full collections become rare.
-GC_THRESHOLDS = (10_000, 20, 1_000)
-
-
-def tune_gc() -> None:
-    """Move what startup allocated (schema model, bootstrap objects) out of the collector's sight and
-    raise the collection thresholds (process-wide; called once the server is up)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _bound_port(runner: web.AppRunner) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import re
 import shlex
@@ -14,7 +13,7 @@ from pathlib import Path
 
 from pocketkube.client import metrics
 from pocketkube.client.rest import ClientConfig, RESTClient
-from pocketkube.cmd import logs
+from pocketkube.cmd import logs, runner
 from pocketkube.controllers import manager
 from pocketkube.controllers.garbagecollector.collector import GarbageCollectorSettings
 from pocketkube.controllers.nodelifecycle import NodeLifecycleSettings
@@ -114,8 +113,7 @@ async def amain(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logs.configure(args.log_level, os.environ.get("POCKETKUBE_LOG_FORMAT", "text"))
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(amain(args))
+    sys.exit(runner.run(amain(args)))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import signal
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from pocketkube.aio.gctuning import tune_gc
+
 T = TypeVar("T")
 
 
@@ -39,6 +41,7 @@ async def with_signals(coro: Coroutine[Any, Any, T]) -> T | None:
 def run(coro: Coroutine[Any, Any, int | None]) -> int:
     """Run `coro` as the process's main coroutine (see the module docstring); the exit code."""
     code: int | None = 0
+    tune_gc()
     with contextlib.suppress(KeyboardInterrupt):
         code = asyncio.run(with_signals(coro))
     return code or 0

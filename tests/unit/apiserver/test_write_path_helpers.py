@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from pocketkube.apiserver import objectmeta, server, watch
+from pocketkube.aio import gctuning
+from pocketkube.apiserver import objectmeta, watch
 from pocketkube.apiserver.watchcache import Entry, Watcher
 
 
@@ -74,8 +75,8 @@ def test_generate_name() -> None:
 def test_tune_gc(monkeypatch: Any) -> None:
     before = gc.get_threshold()
     try:
-        server.tune_gc()
-        assert gc.get_threshold() == server.GC_THRESHOLDS
+        gctuning.tune_gc()
+        assert gc.get_threshold() == gctuning.GC_THRESHOLDS
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
