@@ -17,6 +17,7 @@ PartialObjectMetadata(List) shapes informers of the garbage collector use).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import ssl
@@ -31,6 +32,7 @@ import aiohttp
 import orjson
 import yaml
 
+from pocketkube.client.clock import monotonic
 from pocketkube.machinery.errors import StatusError
 
 JSON = "application/json"
@@ -182,6 +184,25 @@ class RESTClient:
                                                   headers=self._headers, json_serialize=lambda o: orjson.dumps(
                                                       o).decode())
         return self._session
+
+    async def wait_ready(self, timeout: float = 60.0, interval: float = 0.05) -> None:
+        """Poll /readyz until the apiserver answers ok (kube-controller-manager's WaitForAPIServer):
+        a component started beside the apiserver imports and sets up meanwhile, then starts its
+        informers and leader election against a server that is ready, not into a retry backoff."""
+        deadline = monotonic() + timeout
+        last = "no answer"
+        while True:
+            try:
+                async with self.session.get("/readyz", timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                    body = await resp.read()
+                    if resp.status == 200:
+                        return
+                    last = f"{resp.status}: {body[:200].decode(errors='replace')}"
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                last = str(exc) or type(exc).__name__
+            if monotonic() >= deadline:
+                raise TimeoutError(f"apiserver {self.config.server} not ready after {timeout:.0f} s ({last})")
+            await asyncio.sleep(interval)
 
     async def close(self) -> None:
         """End open watch streams and close the connections (a later call opens new ones)."""

@@ -99,6 +99,7 @@ async def amain(args: argparse.Namespace) -> None:
     if args.port_file:
         Path(args.port_file).write_text(str(health.port))
     try:
+        await client.wait_ready()
         enabled = [c for c in args.controllers.split(",") if c] or None
         ca_pem = Path(args.certificate_authority).read_text() if args.certificate_authority else ""
         await manager.run(client, enabled, controller_settings(args, manager.Options(

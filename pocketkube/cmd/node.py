@@ -96,6 +96,7 @@ async def amain(args: argparse.Namespace) -> None:
     agent = Agent(client, options(args), heartbeat_client=heartbeats)
     try:
         await agent.start_runtime()
+        await client.wait_ready()
     except BaseException:
         await agent.shutdown(stop_pods=False)
         await client.close()

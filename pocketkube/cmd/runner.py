@@ -17,6 +17,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from pocketkube.aio.gctuning import tune_gc
+from pocketkube.aio.tlsbuffers import shrink_tls_read_buffers
 
 T = TypeVar("T")
 
@@ -42,6 +43,7 @@ def run(coro: Coroutine[Any, Any, int | None]) -> int:
     """Run `coro` as the process's main coroutine (see the module docstring); the exit code."""
     code: int | None = 0
     tune_gc()
+    shrink_tls_read_buffers()
     with contextlib.suppress(KeyboardInterrupt):
         code = asyncio.run(with_signals(coro))
     return code or 0

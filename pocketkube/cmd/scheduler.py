@@ -55,6 +55,7 @@ async def amain(args: argparse.Namespace) -> int:
     if args.port_file:
         Path(args.port_file).write_text(str(health.port))
     try:
+        await client.wait_ready()
         if args.leader_elect == "true":
             elector = LeaderElector(client, LeaderElectionConfig("kube-scheduler", identity=default_identity()),
                                     on_started_leading=app.run, recorder=app.recorder)

@@ -2,7 +2,8 @@
 
 Theory of operation: `pocketkube start` launches this process detached from the
 terminal. It starts every part as a child process with its output under the
-profile's logs/ — the apiserver first, the others once it serves — restarts a
+profile's logs/ — all at once: the others wait for the apiserver's /readyz
+themselves, so their start-up overlaps the apiserver's — restarts a
 part that exits unexpectedly with exponential backoff (1 s doubling to 30 s,
 reset after a minute of uptime), and on SIGTERM or SIGINT stops the parts in
 reverse order (SIGTERM, then SIGKILL after a grace period) and exits, leaving
@@ -175,13 +176,8 @@ class Supervisor:
 
     def run(self) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-        first, rest = self.parts[0], self.parts[1:]
-        for part in rest:
-            part.due = float("inf")  # the others talk to the apiserver: start them once it serves
-        self.start(first)
-        self.wait_serving()
-        for part in rest:
-            part.due = 0.0
+        for part in self.parts:  # together: the others import and set up while the apiserver starts,
+            self.start(part)     # then wait for its /readyz themselves (RESTClient.wait_ready)
         while not self.stopping:
             self.reap_and_restart()
             self.wait_signal(self.next_due())
@@ -196,13 +192,6 @@ class Supervisor:
         info = signal.sigtimedwait(SIGNALS, timeout)
         if info is not None and info.si_signo in (signal.SIGTERM, signal.SIGINT):
             self.stopping = True
-
-    def wait_serving(self, timeout: float = 60.0) -> None:
-        port_file = self.run_dir / "apiserver.port"
-        deadline = time.monotonic() + timeout
-        while not port_file.exists() and time.monotonic() < deadline and not self.stopping:
-            self.wait_signal(0.02)
-            self.reap_and_restart()
 
     def reap_and_restart(self) -> None:
         now = time.monotonic()
