@@ -151,3 +151,43 @@ def test_from_kubeconfig_inline_data_and_files(tmp_path: Path) -> None:
     assert files.ca_file == str(tmp_path / "ca.crt") and files.token == "secret"
     with pytest.raises(KeyError):
         ClientConfig.from_kubeconfig(path, context="nope")
+
+
+async def test_wait_ready_polls_until_readyz_is_ok() -> None:
+    answers = [503, 500, 200]
+    polls: list[int] = []
+
+    async def readyz(request: web.Request) -> web.Response:
+        status = answers[min(len(polls), len(answers) - 1)]
+        polls.append(status)
+        return web.Response(status=status, text="ok" if status == 200 else "[-]poststarthook/rbac failed")
+
+    app = web.Application()
+    app.router.add_get("/readyz", readyz)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
+    client = RESTClient(ClientConfig(server=f"http://127.0.0.1:{port}"))
+    try:
+        await client.wait_ready(timeout=5, interval=0.01)
+        assert polls == [503, 500, 200]
+    finally:
+        await client.close()
+        await runner.cleanup()
+
+
+async def test_wait_ready_times_out_naming_the_last_answer() -> None:
+    runner = web.AppRunner(web.Application())  # answers 404 to /readyz
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
+    client = RESTClient(ClientConfig(server=f"http://127.0.0.1:{port}"))
+    try:
+        with pytest.raises(TimeoutError, match=r"not ready after 0 s.*404"):
+            await client.wait_ready(timeout=0.2, interval=0.01)
+    finally:
+        await client.close()
+        await runner.cleanup()
