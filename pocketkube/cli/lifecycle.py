@@ -182,7 +182,8 @@ def _prepare(profile: Profile, port: int | None, datastore: str | None) -> Setti
 
 
 def start(profile: Profile, *, port: int | None = None, datastore: str | None = None,
-          nodes: int | None = None, node_runtime: str | None = None, progress: Progress = _noop) -> StartResult:
+          nodes: int | None = None, node_runtime: str | None = None, processes: str | None = None,
+          progress: Progress = _noop) -> StartResult:
     begin = time.monotonic()
     try:
         if profile.running():
@@ -193,6 +194,8 @@ def start(profile: Profile, *, port: int | None = None, datastore: str | None = 
         settings = _prepare(profile, port, datastore)
         if nodes is not None or "nodes" not in settings.extra:  # simulated nodes created at the first start
             settings.extra["nodes"] = node_cmd.DEFAULT_NODES if nodes is None else nodes
+        if processes is not None:
+            settings.extra["separate_processes"] = processes == "separate"
         first = "node_runtime" not in settings.extra
         settings.extra["node_runtime"] = choose_node_runtime(settings, node_runtime)
         notice = ""

@@ -51,8 +51,12 @@ def cli() -> None:
 @click.option("--node-runtime", type=click.Choice(["containerd", "simulated"]), default=None,
               help="containerd: the first node runs real containers (default where the host can); "
                    "simulated: no containers run. Chosen when the cluster is created.")
+@click.option("--processes", type=click.Choice(["shared", "separate"]), default=None,
+              help="shared (default): controller-manager, scheduler and simulated nodes share one process "
+                   "(least memory); separate: one process each (uses more cores for large simulated "
+                   "clusters). Remembered by the profile.")
 def start(profile: str, apiserver_port: int | None, datastore: str | None, nodes: int | None,
-          node_runtime: str | None) -> None:
+          node_runtime: str | None, processes: str | None) -> None:
     """Start a cluster (or resume a stopped one) and point kubectl at it."""
     p = Profile(profile)
     begin = time.monotonic()
@@ -63,7 +67,7 @@ def start(profile: str, apiserver_port: int | None, datastore: str | None, nodes
     console.print(f'😄  pocketkube {__version__}: starting cluster "{profile}"')
     try:
         result = lifecycle.start(p, port=apiserver_port, datastore=datastore, nodes=nodes,
-                                 node_runtime=node_runtime, progress=progress)
+                                 node_runtime=node_runtime, processes=processes, progress=progress)
     except lifecycle.LifecycleError as e:
         fail(str(e))
     if result.notice:

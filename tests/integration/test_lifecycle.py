@@ -182,3 +182,26 @@ def test_corrupt_or_newer_state_is_refused_untouched(own_cluster: Cluster) -> No
     assert bad.returncode == 1 and "newer pocketkube" in bad.stderr
     assert json.loads((state / "config.json").read_text()) == {"version": 99}
     assert not (state / "run").exists()
+
+
+def test_separate_processes_run_one_component_each(own_cluster: Cluster) -> None:
+    c = own_cluster
+    c.start("--processes", "separate")
+    run = Path(c.env["POCKETKUBE_HOME"]) / c.profile / "run"
+    by_component = {f.stem: int(f.read_text()) for f in run.glob("*.pid") if f.stem != "supervisor"}
+    hosted = [x for x in (run / "parts").read_text().split() if x]
+    assert sorted(hosted) == ["apiserver", "controller-manager", "node-agent", "scheduler"]
+    parts = {by_component[name] for name in hosted}
+    assert len(parts) == 4 and all(_alive(p) for p in parts)
+    status = c.pocketkube("status", "--profile", c.profile).stdout
+    for line in ("apiserver: Running", "controller-manager: Running", "scheduler: Running", "kubelet: Running"):
+        assert line in status
+    c.kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=60s")
+    c.pocketkube("stop", "--profile", c.profile)
+    c.start()  # the profile remembers the process model
+    again = {f.stem: int(f.read_text()) for f in run.glob("*.pid") if f.stem in hosted}
+    assert len(set(again.values())) == 4
+    c.pocketkube("stop", "--profile", c.profile)
+    c.start("--processes", "shared")
+    shared = {f.stem: int(f.read_text()) for f in run.glob("*.pid") if f.stem in hosted}
+    assert shared["controller-manager"] == shared["scheduler"] == shared["node-agent"] != shared["apiserver"]
