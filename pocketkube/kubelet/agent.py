@@ -346,7 +346,8 @@ class Agent:
         backoff = Backoff(initial=0.2, maximum=5.0)
         while True:
             try:
-                await ensure_nodes(self.client, pending, dict(self.options.bootstrap_capacity))
+                await ensure_nodes(self.client, pending, dict(self.options.bootstrap_capacity),
+                                   control_plane=self.options.mirror_node)
                 break
             except asyncio.CancelledError:
                 raise

@@ -305,11 +305,13 @@ async def _bounded(jobs: Iterable[Callable[[], Awaitable[None]]], limit: int) ->
             tg.create_task(_gated(gate, job))
 
 
-async def ensure_nodes(client: RESTClient, names: Iterable[str], capacity: dict[str, str] | None = None) -> None:
-    """Create simulated Node skeletons that do not exist yet (the agent's bootstrap nodes)."""
+async def ensure_nodes(client: RESTClient, names: Iterable[str], capacity: dict[str, str] | None = None,
+                       control_plane: str = "") -> None:
+    """Create simulated Node skeletons that do not exist yet (the agent's bootstrap nodes); the one
+    named `control_plane` gets the control-plane role label."""
     for name in names:
         try:
-            await client.create(NODES, nodestatus.skeleton(name, capacity))
+            await client.create(NODES, nodestatus.skeleton(name, capacity, control_plane=name == control_plane))
         except ApiError as e:
             if e.code != 409:
                 raise

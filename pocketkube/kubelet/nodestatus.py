@@ -124,11 +124,13 @@ def real_node(name: str, pod_cidr: str, runtime: str, arch: str = "amd64") -> Ob
             "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]}}
 
 
-def skeleton(name: str, capacity: dict[str, str] | None = None) -> Obj:
-    """The Node object a simulated node starts as (the agent completes it)."""
+def skeleton(name: str, capacity: dict[str, str] | None = None, *, control_plane: bool = False) -> Obj:
+    """The Node object a simulated node starts as (the agent completes it); the profile's first node
+    hosts the control plane and carries its role label, as minikube's node does."""
     cap = {**DEFAULT_CAPACITY, **(capacity or {})}
+    labels = {SIMULATED_LABEL: "true", **({CONTROL_PLANE_LABEL: ""} if control_plane else {})}
     return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": {SIMULATED_LABEL: "true"}},
+            "metadata": {"name": name, "labels": labels},
             "status": {"capacity": dict(cap), "allocatable": dict(cap)}}
 
 

@@ -56,6 +56,9 @@ def test_start_registers_the_profile_node(cluster: Cluster) -> None:
     ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("True", "KubeletReady")
     assert node["metadata"]["labels"]["pocketkube.io/simulated"] == "true"
+    # like minikube's node: `kubectl get nodes` shows the control-plane role
+    row = cluster.kubectl("get", "node", cluster.profile, "--no-headers").out.split()
+    assert row[:3] == [cluster.profile, "Ready", "control-plane"], row
 
 
 def test_added_nodes_are_ready_and_marked(cluster: Cluster, nodes: list[str]) -> None:
@@ -64,7 +67,7 @@ def test_added_nodes_are_ready_and_marked(cluster: Cluster, nodes: list[str]) ->
     cidrs = set()
     for name in nodes:
         row = rows[name]
-        assert row[1] == "Ready" and row[4].startswith("v1.32.4") and row[-1] == "true", row
+        assert row[1:3] == ["Ready", "<none>"] and row[4].startswith("v1.32.4") and row[-1] == "true", row
         node = _get(cluster, "node", name)
         assert node["status"]["capacity"]["cpu"] == "2" and node["status"]["allocatable"]["memory"] == "4Gi"
         assert node["status"]["nodeInfo"]["containerRuntimeVersion"] == "simulated://0.1.0"
