@@ -35,26 +35,20 @@ DEFAULT_MILLI_CPU_REQUEST = 100
 DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
 
 
-@functools.lru_cache(maxsize=4096)
-def _milli(text: str) -> int:
+@functools.lru_cache(maxsize=8192)
+def _parsed(text: str, milli: bool) -> int:
+    """A quantity's integer (millis for cpu), 0 for a malformed one; cached: pods repeat few values."""
     try:
-        return parse_value(text).milli_value()
+        q = parse_value(text)
     except QuantityError:
         return 0
-
-
-@functools.lru_cache(maxsize=4096)
-def _units(text: str) -> int:
-    try:
-        return parse_value(text).int_value()
-    except QuantityError:
-        return 0
+    return q.milli_value() if milli else q.int_value()
 
 
 def quantity_value(name: str, value: Any) -> int:
     """The integer upstream uses for resource `name` (millicores for cpu)."""
     text = value if isinstance(value, str) else str(value)
-    return _milli(text) if name == CPU else _units(text)
+    return _parsed(text, name == CPU)
 
 
 def amounts(resource_list: Mapping[str, Any] | None) -> Amounts:

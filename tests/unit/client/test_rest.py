@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -56,20 +57,27 @@ def _app(seen: Seen) -> web.Application:
     return app
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[tuple[RESTClient, Seen]]:
-    seen: Seen = []
-    runner = web.AppRunner(_app(seen))
+@contextlib.asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[RESTClient]:
+    """`app` on a loopback port and a RESTClient for it; both closed afterwards."""
+    runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
     client = RESTClient(ClientConfig(server=f"http://127.0.0.1:{port}"))
     try:
-        yield client, seen
+        yield client
     finally:
         await client.close()
         await runner.cleanup()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[RESTClient, Seen]]:
+    seen: Seen = []
+    async with serving(_app(seen)) as client:
+        yield client, seen
 
 
 async def test_verbs_paths_and_headers(server: tuple[RESTClient, Seen]) -> None:
@@ -164,30 +172,12 @@ async def test_wait_ready_polls_until_readyz_is_ok() -> None:
 
     app = web.Application()
     app.router.add_get("/readyz", readyz)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
-    client = RESTClient(ClientConfig(server=f"http://127.0.0.1:{port}"))
-    try:
+    async with serving(app) as client:
         await client.wait_ready(timeout=5, interval=0.01)
-        assert polls == [503, 500, 200]
-    finally:
-        await client.close()
-        await runner.cleanup()
+    assert polls == [503, 500, 200]
 
 
 async def test_wait_ready_times_out_naming_the_last_answer() -> None:
-    runner = web.AppRunner(web.Application())  # answers 404 to /readyz
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
-    client = RESTClient(ClientConfig(server=f"http://127.0.0.1:{port}"))
-    try:
+    async with serving(web.Application()) as client:  # answers 404 to /readyz
         with pytest.raises(TimeoutError, match=r"not ready after 0 s.*404"):
             await client.wait_ready(timeout=0.2, interval=0.01)
-    finally:
-        await client.close()
-        await runner.cleanup()
