@@ -33,6 +33,9 @@ class RequestContext:
     field_validation: str = "Warn"  # Strict | Warn | Ignore (upstream default: Warn)
     user_agent: str = ""
     warnings: list[str] = field(default_factory=list)
+    # Fields the request body names twice in one object (JSON create/update bodies), reported by
+    # fieldValidation beside the unknown fields when the body is decoded.
+    duplicate_fields: list[str] = field(default_factory=list)
     # Internal system writes only (never set from a request): skip the kind's semantic validation,
     # e.g. the bootstrap `kubernetes` Endpoints pointing at a loopback apiserver.
     trusted: bool = False

@@ -107,11 +107,11 @@ class ResourceHandlers:
         if verb == "create":
             if info.name:
                 raise errors.method_not_supported(resource.plural, resource.group, "create")
-            body = codec.decode_body(request.headers.get("Content-Type"), await request.read())
+            body = await self.object_body(request, ctx)
             obj = await store.create(ns, body, ctx)
             return responses.respond(store.present(obj), 201, ctx=ctx)
         if verb == "update":
-            body = codec.decode_body(request.headers.get("Content-Type"), await request.read())
+            body = await self.object_body(request, ctx)
             obj, created = await store.update(ns, info.name, body, ctx)
             return responses.respond(store.present(obj), 201 if created else 200, ctx=ctx)
         if verb == "patch":
@@ -129,6 +129,16 @@ class ResourceHandlers:
             result["items"] = [store.present(i) for i in result["items"]]
             return responses.respond(result, 200, ctx=ctx)
         raise errors.method_not_supported(resource.plural, resource.group, verb)
+
+    @staticmethod
+    async def object_body(request: web.Request, ctx: RequestContext) -> Any:
+        """A create/update body, its duplicate fields noted for fieldValidation."""
+        raw = await request.read()
+        content_type = request.headers.get("Content-Type")
+        body = codec.decode_body(content_type, raw)
+        if ctx.field_validation != "Ignore":
+            ctx.duplicate_fields = codec.duplicate_fields(content_type, raw)
+        return body
 
     @staticmethod
     async def delete_body(request: web.Request) -> Any:

@@ -214,12 +214,15 @@ class ResourceStore:
         return errors.bad_request(f'{r.kind} in version "{r.version}" cannot be handled as a {r.kind}: {why}')
 
     def handle_unknown(self, unknown: list[str], ctx: RequestContext) -> None:
-        if not unknown or ctx.field_validation == "Ignore":
+        """fieldValidation for the unknown fields of this decode and the body's duplicate fields."""
+        problems = [f'unknown field "{p}"' for p in unknown]
+        problems += [f'duplicate field "{p}"' for p in ctx.duplicate_fields]
+        ctx.duplicate_fields = []  # reported once, by the decode of the request body
+        if not problems or ctx.field_validation == "Ignore":
             return
         if ctx.field_validation == "Strict":
-            detail = ", ".join(f'unknown field "{p}"' for p in unknown)
-            raise self.cannot_handle(f"strict decoding error: {detail}")
-        ctx.warnings.extend(f'unknown field "{p}"' for p in unknown)
+            raise self.cannot_handle(f"strict decoding error: {', '.join(problems)}")
+        ctx.warnings.extend(problems)
 
     def encode(self, obj: Obj) -> bytes:
         return orjson.dumps(objectmeta.strip_for_storage(obj))

@@ -62,6 +62,33 @@ def test_unknown_fields_strict_and_warn(cluster: Cluster, ns: str) -> None:
     assert warn.out.strip() == "configmap/u1 created"
 
 
+def test_duplicate_fields_strict_warn_and_ignore(cluster: Cluster, ns: str) -> None:
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    body = ('{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "NAME", "labels": {"a": "1", "a": "2"}},'
+            ' "data": {"k": "v"}, "data": {"k": "w"}, "spek": 1}')
+    code, status = request(cluster, "POST", base + "?fieldValidation=Strict", body.replace("NAME", "d1").encode())
+    assert code == 400 and status["reason"] == "BadRequest", status
+    assert status["message"] == ('ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: '
+                                 'unknown field "spek", duplicate field "metadata.labels.a", duplicate field "data"')
+    assert request(cluster, "GET", base + "/d1")[0] == 404
+    warnings: list[str] = []
+    for validation, name in (("Warn", "d2"), ("Ignore", "d3")):
+        server = json.loads(cluster.kubectl("config", "view", "-o", "json", "--minify").out)["clusters"][0][
+            "cluster"]["server"]
+        req = urllib.request.Request(f"{server}{base}?fieldValidation={validation}",
+                                     data=body.replace("NAME", name).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=_context(cluster), timeout=10) as resp:
+            assert resp.status == 201
+            created = json.loads(resp.read())
+            warnings = resp.headers.get_all("Warning") or []
+        assert created["data"] == {"k": "w"} and created["metadata"]["labels"] == {"a": "2"}  # the last one wins
+        if validation == "Warn":
+            assert warnings == ['299 - "unknown field \\"spek\\""', '299 - "duplicate field \\"metadata.labels.a\\""',
+                                '299 - "duplicate field \\"data\\""'], warnings
+    assert warnings == []
+
+
 def test_wrong_types_missing_required_and_invalid_names(cluster: Cluster, ns: str) -> None:
     deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "typed", "namespace": ns},
               "spec": {"replicas": "three", "selector": {"matchLabels": {"a": "b"}},
