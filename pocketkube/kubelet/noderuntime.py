@@ -35,8 +35,7 @@ from pocketkube.kubelet.containerd_config import ContainerdSettings, NodePaths
 from pocketkube.kubelet.hostcleanup import HostSnapshot, default_cgroup_root, remove_cgroup, restore_host
 from pocketkube.kubelet.oci.archive import open_archive
 from pocketkube.kubelet.oci.build import BUSYBOX_IMAGE, PAUSE_IMAGE, ensure_builtin_images
-from pocketkube.kubelet.oci.containerd_import import ContainerdImages
-from pocketkube.kubelet.oci.loader import load_archive, wait_until_cri_sees
+from pocketkube.kubelet.oci.loader import import_for_cri, load_archive
 from pocketkube.kubelet.oci.registry import LocalRegistry
 from pocketkube.kubelet.runtime.cri import CRIRuntime
 from pocketkube.kubelet.runtime.cri_types import DNSConfig
@@ -116,13 +115,7 @@ class NodeRuntime:
         return self.runtime
 
     async def _import(self, archive_path: Path) -> None:
-        ctd = ContainerdImages(self.endpoint)
-        try:
-            with open_archive(archive_path) as archive:
-                loaded = await load_archive(archive, containerd=ctd)
-        finally:
-            await ctd.close()
-        await wait_until_cri_sees(self.endpoint, [i.name for i in loaded])
+        await import_for_cri(self.endpoint, archive_path)
 
     async def preload(self, names: tuple[str, ...] = (BUSYBOX_IMAGE,)) -> None:
         """Import builtin images into containerd ahead of use (benchmarks: no pull in the figure)."""

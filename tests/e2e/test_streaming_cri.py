@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ import pytest
 from pocketkube.kubelet.containerd import ContainerdManager
 from pocketkube.kubelet.containerd_config import ContainerdLayout
 from pocketkube.kubelet.oci.build import BUSYBOX_IMAGE, ensure_builtin_images
+from pocketkube.kubelet.oci.loader import import_for_cri
 from pocketkube.kubelet.runtime.cri_client import CRIClient
 from pocketkube.kubelet.runtime.cri_types import (
     ContainerSpec,
@@ -66,9 +66,8 @@ async def pod() -> AsyncIterator[CRIStreaming]:
     client = CRIClient(manager.endpoint)
     sid = ""
     try:
-        for name, path in ensure_builtin_images().items():
-            subprocess.run(["ctr", "-a", str(manager.layout.socket), "-n", "k8s.io", "images", "import",
-                            "--index-name", name, str(path)], check=True, capture_output=True)
+        for path in ensure_builtin_images().values():
+            await import_for_cri(manager.endpoint, path)
         host = NamespaceOptions(network=NamespaceMode.NODE, pid=NamespaceMode.CONTAINER, ipc=NamespaceMode.POD)
         spec = PodSandboxSpec(name="s", namespace="default", uid=str(uuid.uuid4()),
                               log_directory=str(base / "podlogs"), namespace_options=host)

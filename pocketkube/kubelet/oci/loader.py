@@ -8,7 +8,8 @@ that are given, skipping blobs already there, then points every name at the mani
 file in the store, an image record in containerd. Progress is reported in bytes through a
 callback; `total_bytes` gives the total up front, counting each destination once. CRI learns of
 an imported image from containerd's events, asynchronously: `wait_until_cri_sees` bridges that
-gap for callers that use the image right away. `remove_image`
+gap for callers that use the image right away; `import_for_cri` does both for one archive
+file. `remove_image`
 drops a name from both places (containerd: only that name, not every tag of the image, which
 CRI RemoveImage would do; the store: the tag, then unreachable blobs).
 """
@@ -18,8 +19,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from pocketkube.kubelet.oci.archive import ArchiveImage, ImageArchive
+from pocketkube.kubelet.oci.archive import ArchiveImage, ImageArchive, open_archive
 from pocketkube.kubelet.oci.containerd_import import ContainerdImages, gc_labels
 from pocketkube.kubelet.oci.store import ImageStore, parse_reference
 from pocketkube.kubelet.runtime.cri_client import CRIClient
@@ -132,3 +134,17 @@ async def wait_until_cri_sees(endpoint: str, names: list[str], timeout: float = 
                     return False
                 await asyncio.sleep(0.01)
     return True
+
+
+async def import_for_cri(endpoint: str, archive_path: Path) -> list[str]:
+    """Import an archive's images into containerd at `endpoint` and wait until CRI sees them
+    (the names), so a container can use them at once."""
+    ctd = ContainerdImages(endpoint)
+    try:
+        with open_archive(archive_path) as archive:
+            loaded = await load_archive(archive, containerd=ctd)
+    finally:
+        await ctd.close()
+    names = [i.name for i in loaded]
+    await wait_until_cri_sees(endpoint, names)
+    return names
