@@ -17,52 +17,55 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pocketkube.apiserver.printers.columns import AGE, NAME, Cell, Obj, Printer, age, col, items, name_of, sub
+from pocketkube.apiserver.printers.columns import (
+    AGE,
+    NAME,
+    Cell,
+    Obj,
+    Printer,
+    age,
+    col,
+    column_printer,
+    field,
+    int_field,
+    items,
+    list_len,
+    name_of,
+    sub,
+)
 from pocketkube.apiserver.printers.descriptions import doc
 
-
-def _webhook_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [name_of(obj), len(items(obj, "webhooks")), age(obj, now)]
-
-
-WEBHOOKCONFIGURATION = Printer(
-    (
-        NAME,
-        col(
-            "Webhooks",
-            "integer",
-            "Webhooks indicates the number of webhooks registered in this configuration",
-        ),
-        AGE,
+WEBHOOKCONFIGURATION = column_printer(
+    NAME,
+    col(
+        "Webhooks",
+        "integer",
+        "Webhooks indicates the number of webhooks registered in this configuration",
+        cell=field("webhooks", 0, list_len),
     ),
-    _webhook_row,
+    AGE,
 )
 
 
-def _param_kind(spec: Obj) -> str:
-    pk = spec.get("paramKind")
+def _param_kind(obj: Obj, now: datetime) -> Cell:
+    pk = sub(obj, "spec").get("paramKind")
     if not pk:
         return "<unset>"
     return f"{pk.get('apiVersion', '')}/{pk.get('kind', '')}"
 
 
 def _policy_printer(list_key: str, title: str, description: str) -> Printer:
-    def row(obj: Obj, now: datetime) -> list[Cell]:
-        spec = sub(obj, "spec")
-        return [name_of(obj), len(items(spec, list_key)), _param_kind(spec), age(obj, now)]
-
-    return Printer(
-        (
-            NAME,
-            col(title, "integer", description),
-            col(
-                "ParamKind",
-                "string",
-                "ParamKind specifies the kind of resources used to parameterize this policy",
-            ),
-            AGE,
+    """An admission policy: how many `list_key` entries its spec has, and its param kind."""
+    return column_printer(
+        NAME,
+        col(title, "integer", description, cell=field("spec." + list_key, 0, list_len)),
+        col(
+            "ParamKind",
+            "string",
+            "ParamKind specifies the kind of resources used to parameterize this policy",
+            cell=_param_kind,
         ),
-        row,
+        AGE,
     )
 
 
@@ -91,8 +94,8 @@ def go_label_selector_string(sel: Obj) -> str:
     )
 
 
-def _param_ref(spec: Obj) -> str:
-    ref: Any = spec.get("paramRef")
+def _param_ref(obj: Obj, now: datetime) -> Cell:
+    ref: Any = sub(obj, "spec").get("paramRef")
     if not ref:
         return "<unset>"
     if ref.get("name"):
@@ -103,55 +106,62 @@ def _param_ref(spec: Obj) -> str:
     return "<unset>"
 
 
-def _binding_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec = sub(obj, "spec")
-    return [name_of(obj), str(spec.get("policyName") or ""), _param_ref(spec), age(obj, now)]
-
-
-POLICYBINDING = Printer(
-    (
-        NAME,
-        col(
-            "PolicyName",
-            "string",
-            "PolicyName indicates the policy definition which the policy binding binded to",
-        ),
-        col("ParamRef", "string", "ParamRef indicates the param resource which sets the configration param"),
-        AGE,
+POLICYBINDING = column_printer(
+    NAME,
+    col(
+        "PolicyName",
+        "string",
+        "PolicyName indicates the policy definition which the policy binding binded to",
+        cell=field("spec.policyName"),
     ),
-    _binding_row,
+    col(
+        "ParamRef",
+        "string",
+        "ParamRef indicates the param resource which sets the configration param",
+        cell=_param_ref,
+    ),
+    AGE,
 )
 
 
-def _flowschema_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec = sub(obj, "spec")
-    method = spec.get("distinguisherMethod")
-    dangling = "?"
+def _distinguisher(obj: Obj, now: datetime) -> Cell:
+    method = sub(obj, "spec").get("distinguisherMethod")
+    return str(method.get("type") or "") if method else "<none>"
+
+
+def _missing_priority_level(obj: Obj, now: datetime) -> Cell:
+    """The Dangling condition's status, `?` when there is none."""
     for cond in items(sub(obj, "status"), "conditions"):
         if cond.get("type") == "Dangling":
-            dangling = str(cond.get("status") or "")
-            break
-    return [
-        name_of(obj),
-        str(sub(spec, "priorityLevelConfiguration").get("name") or ""),
-        int(spec.get("matchingPrecedence") or 0),
-        str(method.get("type") or "") if method else "<none>",
-        age(obj, now),
-        dangling,
-    ]
+            return str(cond.get("status") or "")
+    return "?"
 
 
 _FC = "flowcontrol/v1."
-FLOWSCHEMA = Printer(
-    (
-        NAME,
-        col("PriorityLevel", "string", doc(_FC + "PriorityLevelConfigurationReference.name")),
-        col("MatchingPrecedence", "string", doc(_FC + "FlowSchemaSpec.matchingPrecedence")),
-        col("DistinguisherMethod", "string", doc(_FC + "FlowSchemaSpec.distinguisherMethod")),
-        AGE,
-        col("MissingPL", "string", "references a broken or non-existent PriorityLevelConfiguration"),
+FLOWSCHEMA = column_printer(
+    NAME,
+    col(
+        "PriorityLevel",
+        "string",
+        doc(_FC + "PriorityLevelConfigurationReference.name"),
+        cell=field("spec.priorityLevelConfiguration.name"),
     ),
-    _flowschema_row,
+    col(
+        "MatchingPrecedence",
+        "string",
+        doc(_FC + "FlowSchemaSpec.matchingPrecedence"),
+        cell=int_field("spec.matchingPrecedence"),
+    ),
+    col(
+        "DistinguisherMethod", "string", doc(_FC + "FlowSchemaSpec.distinguisherMethod"), cell=_distinguisher
+    ),
+    AGE,
+    col(
+        "MissingPL",
+        "string",
+        "references a broken or non-existent PriorityLevelConfiguration",
+        cell=_missing_priority_level,
+    ),
 )
 
 

@@ -16,107 +16,91 @@ from datetime import datetime
 from pocketkube.apiserver.printers.columns import (
     AGE,
     NAME,
+    POD_TEMPLATE_SPEC,
     Cell,
+    Column,
     Obj,
-    Printer,
-    age,
     col,
+    column_printer,
+    field,
     format_label_selector,
     format_labels,
+    int_field,
     items,
     meta,
-    name_of,
+    replica_columns,
     selector_string,
     sub,
-    template_columns,
-    template_row,
-    template_spec,
+    template_printer,
 )
 from pocketkube.apiserver.printers.descriptions import doc
 
 
-def _replicas(spec: Obj) -> int:
-    value = spec.get("replicas")
-    return 1 if value is None else int(value)
-
-
-def _ready_of_desired(spec: Obj, status: Obj) -> str:
-    return f"{int(status.get('readyReplicas') or 0)}/{_replicas(spec)}"
-
-
-def _deployment_row(obj: Obj, now: datetime) -> list[Cell]:
+def _ready_of_desired(obj: Obj, now: datetime) -> Cell:
     spec, status = sub(obj, "spec"), sub(obj, "status")
-    selector = selector_string(spec.get("selector"))
-    own: list[Cell] = [
-        _ready_of_desired(spec, status),
-        int(status.get("updatedReplicas") or 0),
-        int(status.get("availableReplicas") or 0),
-    ]
-    return template_row(obj, now, own, template_spec(obj), "<invalid>" if selector is None else selector)
+    replicas = spec.get("replicas")
+    return f"{int(status.get('readyReplicas') or 0)}/{1 if replicas is None else int(replicas)}"
 
 
-DEPLOYMENT = Printer(
-    template_columns(
-        col("Ready", "string", "Number of the pod with ready state"),
-        col("Up-to-date", "string", doc("extensions/v1beta1.DeploymentStatus.updatedReplicas")),
-        col("Available", "string", doc("extensions/v1beta1.DeploymentStatus.availableReplicas")),
-        selector_doc=doc("extensions/v1beta1.DeploymentSpec.selector"),
+def _deployment_selector(obj: Obj, now: datetime) -> Cell:
+    selector = selector_string(sub(obj, "spec").get("selector"))
+    return "<invalid>" if selector is None else selector
+
+
+_READY = col("Ready", "string", "Number of the pod with ready state", cell=_ready_of_desired)
+_DEPLOYMENT = "extensions/v1beta1.Deployment"
+DEPLOYMENT = template_printer(
+    _READY,
+    col(
+        "Up-to-date",
+        "string",
+        doc(_DEPLOYMENT + "Status.updatedReplicas"),
+        cell=int_field("status.updatedReplicas"),
     ),
-    _deployment_row,
+    col(
+        "Available",
+        "string",
+        doc(_DEPLOYMENT + "Status.availableReplicas"),
+        cell=int_field("status.availableReplicas"),
+    ),
+    pod_spec=POD_TEMPLATE_SPEC,
+    selector=_deployment_selector,
+    selector_doc=doc(_DEPLOYMENT + "Spec.selector"),
+)
+
+REPLICASET = template_printer(
+    *replica_columns("extensions/v1beta1.ReplicaSet"),
+    pod_spec=POD_TEMPLATE_SPEC,
+    selector=field("spec.selector", "<none>", format_label_selector),
+    selector_doc=doc("extensions/v1beta1.ReplicaSetSpec.selector"),
 )
 
 
-def _replicaset_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec, status = sub(obj, "spec"), sub(obj, "status")
-    own: list[Cell] = [_replicas(spec), int(status.get("replicas") or 0), int(status.get("readyReplicas") or 0)]
-    return template_row(obj, now, own, template_spec(obj), format_label_selector(spec.get("selector")))
+def _ds_count(title: str, key: str) -> Column:
+    """A DaemonSetStatus counter column: documented by and filled from the same field."""
+    return col(
+        title, "integer", doc("extensions/v1beta1.DaemonSetStatus." + key), cell=int_field("status." + key)
+    )
 
 
-REPLICASET = Printer(
-    template_columns(
-        col("Desired", "integer", doc("extensions/v1beta1.ReplicaSetSpec.replicas")),
-        col("Current", "integer", doc("extensions/v1beta1.ReplicaSetStatus.replicas")),
-        col("Ready", "integer", doc("extensions/v1beta1.ReplicaSetStatus.readyReplicas")),
-        selector_doc=doc("extensions/v1beta1.ReplicaSetSpec.selector"),
+DAEMONSET = template_printer(
+    _ds_count("Desired", "desiredNumberScheduled"),
+    _ds_count("Current", "currentNumberScheduled"),
+    _ds_count("Ready", "numberReady"),
+    _ds_count("Up-to-date", "updatedNumberScheduled"),
+    _ds_count("Available", "numberAvailable"),
+    col(
+        "Node Selector",
+        "string",
+        doc("core/v1.PodSpec.nodeSelector"),
+        cell=field(POD_TEMPLATE_SPEC + ".nodeSelector", "<none>", format_labels),
     ),
-    _replicaset_row,
+    pod_spec=POD_TEMPLATE_SPEC,
+    selector=field("spec.selector", "<none>", format_label_selector),
+    selector_doc=doc("extensions/v1beta1.DaemonSetSpec.selector"),
 )
 
-
-def _daemonset_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec, status = sub(obj, "spec"), sub(obj, "status")
-    pod_spec = template_spec(obj)
-    own: list[Cell] = [
-        int(status.get("desiredNumberScheduled") or 0),
-        int(status.get("currentNumberScheduled") or 0),
-        int(status.get("numberReady") or 0),
-        int(status.get("updatedNumberScheduled") or 0),
-        int(status.get("numberAvailable") or 0),
-        format_labels(pod_spec.get("nodeSelector")),
-    ]
-    return template_row(obj, now, own, pod_spec, format_label_selector(spec.get("selector")))
-
-
-_DS = "extensions/v1beta1.DaemonSetStatus."
-DAEMONSET = Printer(
-    template_columns(
-        col("Desired", "integer", doc(_DS + "desiredNumberScheduled")),
-        col("Current", "integer", doc(_DS + "currentNumberScheduled")),
-        col("Ready", "integer", doc(_DS + "numberReady")),
-        col("Up-to-date", "integer", doc(_DS + "updatedNumberScheduled")),
-        col("Available", "integer", doc(_DS + "numberAvailable")),
-        col("Node Selector", "string", doc("core/v1.PodSpec.nodeSelector")),
-        selector_doc=doc("extensions/v1beta1.DaemonSetSpec.selector"),
-    ),
-    _daemonset_row,
-)
-
-
-def _statefulset_row(obj: Obj, now: datetime) -> list[Cell]:
-    return template_row(obj, now, [_ready_of_desired(sub(obj, "spec"), sub(obj, "status"))], template_spec(obj))
-
-
-STATEFULSET = Printer(template_columns(col("Ready", "string", "Number of the pod with ready state")), _statefulset_row)
+STATEFULSET = template_printer(_READY, pod_spec=POD_TEMPLATE_SPEC)
 
 
 def controller_name(obj: Obj) -> str:
@@ -134,16 +118,11 @@ def controller_name(obj: Obj) -> str:
     return "<none>"
 
 
-def _controllerrevision_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [name_of(obj), controller_name(obj), int(obj.get("revision") or 0), age(obj, now)]
-
-
-CONTROLLERREVISION = Printer(
-    (
-        NAME,
-        col("Controller", "string", "Controller of the object"),
-        col("Revision", "string", doc("apps/v1beta1.ControllerRevision.revision")),
-        AGE,
+CONTROLLERREVISION = column_printer(
+    NAME,
+    col("Controller", "string", "Controller of the object", cell=lambda obj, now: controller_name(obj)),
+    col(
+        "Revision", "string", doc("apps/v1beta1.ControllerRevision.revision"), cell=field("revision", 0, int)
     ),
-    _controllerrevision_row,
+    AGE,
 )

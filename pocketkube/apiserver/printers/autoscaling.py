@@ -24,11 +24,11 @@ from pocketkube.apiserver.printers.columns import (
     NAME,
     Cell,
     Obj,
-    Printer,
-    age,
     col,
+    column_printer,
+    field,
+    int_field,
     items,
-    name_of,
     quantity_ptr,
     sub,
 )
@@ -121,55 +121,43 @@ def _v1_metrics(spec: Obj, status: Obj) -> tuple[list[Any], list[Any]]:
     return specs, statuses
 
 
-def _hpa_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec, status = sub(obj, "spec"), sub(obj, "status")
+def _metric_views(spec: Obj, status: Obj) -> tuple[list[Any], list[Any]]:
+    """The metric specs and statuses, v2-shaped whatever the object's version."""
     if "metrics" not in spec and "targetCPUUtilizationPercentage" in spec:
-        specs, statuses = _v1_metrics(spec, status)
-    else:
-        specs, statuses = items(spec, "metrics"), items(status, "currentMetrics")
-    ref = sub(spec, "scaleTargetRef")
-    min_replicas = spec.get("minReplicas")
-    return [
-        name_of(obj),
-        f"{ref.get('kind', '')}/{ref.get('name', '')}",
-        format_hpa_metrics(specs, statuses),
-        "<unset>" if min_replicas is None else str(min_replicas),
-        int(spec.get("maxReplicas") or 0),
-        int(status.get("currentReplicas") or 0),
-        age(obj, now),
-    ]
+        return _v1_metrics(spec, status)
+    return items(spec, "metrics"), items(status, "currentMetrics")
+
+
+def _targets(obj: Obj, now: datetime) -> Cell:
+    return format_hpa_metrics(*_metric_views(sub(obj, "spec"), sub(obj, "status")))
+
+
+def _reference(obj: Obj, now: datetime) -> Cell:
+    ref = sub(sub(obj, "spec"), "scaleTargetRef")
+    return f"{ref.get('kind', '')}/{ref.get('name', '')}"
 
 
 _HPA = "autoscaling/v2beta1.HorizontalPodAutoscaler"
-HORIZONTALPODAUTOSCALER = Printer(
-    (
-        NAME,
-        col("Reference", "string", doc(_HPA + "Spec.scaleTargetRef")),
-        col("Targets", "string", doc(_HPA + "Spec.metrics")),
-        col("MinPods", "string", doc(_HPA + "Spec.minReplicas")),
-        col("MaxPods", "string", doc(_HPA + "Spec.maxReplicas")),
-        col("Replicas", "string", doc(_HPA + "Status.currentReplicas")),
-        AGE,
+HORIZONTALPODAUTOSCALER = column_printer(
+    NAME,
+    col("Reference", "string", doc(_HPA + "Spec.scaleTargetRef"), cell=_reference),
+    col("Targets", "string", doc(_HPA + "Spec.metrics"), cell=_targets),
+    col(
+        "MinPods",
+        "string",
+        doc(_HPA + "Spec.minReplicas"),
+        cell=field("spec.minReplicas", "<unset>", str, pointer=True),
     ),
-    _hpa_row,
+    col("MaxPods", "string", doc(_HPA + "Spec.maxReplicas"), cell=int_field("spec.maxReplicas")),
+    col("Replicas", "string", doc(_HPA + "Status.currentReplicas"), cell=int_field("status.currentReplicas")),
+    AGE,
 )
 
-
-def _scale_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [
-        name_of(obj),
-        int(sub(obj, "spec").get("replicas") or 0),
-        int(sub(obj, "status").get("replicas") or 0),
-        age(obj, now),
-    ]
-
-
-SCALE = Printer(
-    (
-        col("Name", "string", doc("meta/v1.ObjectMeta.name")),
-        col("Desired", "integer", doc("autoscaling/v1.ScaleSpec.replicas")),
-        col("Available", "integer", doc("autoscaling/v1.ScaleStatus.replicas")),
-        AGE,
+SCALE = column_printer(
+    col("Name", "string", doc("meta/v1.ObjectMeta.name"), cell=NAME.cell),
+    col("Desired", "integer", doc("autoscaling/v1.ScaleSpec.replicas"), cell=int_field("spec.replicas")),
+    col(
+        "Available", "integer", doc("autoscaling/v1.ScaleStatus.replicas"), cell=int_field("status.replicas")
     ),
-    _scale_row,
+    AGE,
 )

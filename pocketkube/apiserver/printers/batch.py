@@ -14,18 +14,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from pocketkube.apiserver.printers.columns import (
+    POD_TEMPLATE_SPEC,
     Cell,
     Obj,
-    Printer,
     bool_ptr,
     col,
     condition_true,
+    field,
     format_label_selector,
     items,
+    list_len,
     meta,
     sub,
-    template_columns,
-    template_row,
+    template_printer,
 )
 from pocketkube.apiserver.printers.descriptions import doc
 from pocketkube.apiserver.printers.duration import human_duration, parse_timestamp, translate_timestamp_since
@@ -48,7 +49,9 @@ def job_status(job: Obj) -> str:
     return "Running"
 
 
-def _completions(spec: Obj, succeeded: int) -> str:
+def _completions(obj: Obj, now: datetime) -> Cell:
+    spec = sub(obj, "spec")
+    succeeded = int(sub(obj, "status").get("succeeded") or 0)
     if spec.get("completions") is not None:
         return f"{succeeded}/{spec['completions']}"
     parallelism = spec.get("parallelism") or 0
@@ -57,7 +60,8 @@ def _completions(spec: Obj, succeeded: int) -> str:
     return f"{succeeded}/1"
 
 
-def _duration(status: Obj, now: datetime) -> str:
+def _duration(obj: Obj, now: datetime) -> Cell:
+    status = sub(obj, "status")
     start = parse_timestamp(status["startTime"]) if status.get("startTime") else None
     if start is None:
         return ""
@@ -66,47 +70,40 @@ def _duration(status: Obj, now: datetime) -> str:
     return human_duration((end - start).total_seconds())
 
 
-def _job_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec, status = sub(obj, "spec"), sub(obj, "status")
-    own: list[Cell] = [job_status(obj), _completions(spec, int(status.get("succeeded") or 0)), _duration(status, now)]
-    return template_row(obj, now, own, sub(sub(spec, "template"), "spec"), format_label_selector(spec.get("selector")))
-
-
-JOB = Printer(
-    template_columns(
-        col("Status", "string", "Status of the job."),
-        col("Completions", "string", doc("batch/v1.JobStatus.succeeded")),
-        col("Duration", "string", "Time required to complete the job."),
-        selector_doc=_SELECTOR_DOC,
-    ),
-    _job_row,
+JOB = template_printer(
+    col("Status", "string", "Status of the job.", cell=lambda obj, now: job_status(obj)),
+    col("Completions", "string", doc("batch/v1.JobStatus.succeeded"), cell=_completions),
+    col("Duration", "string", "Time required to complete the job.", cell=_duration),
+    pod_spec=POD_TEMPLATE_SPEC,
+    selector=field("spec.selector", "<none>", format_label_selector),
+    selector_doc=_SELECTOR_DOC,
 )
 
 
-def _cronjob_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec, status = sub(obj, "spec"), sub(obj, "status")
-    job_spec = sub(sub(spec, "jobTemplate"), "spec")
-    last = status.get("lastScheduleTime")
-    own: list[Cell] = [
-        str(spec.get("schedule") or ""),
-        spec.get("timeZone") if spec.get("timeZone") is not None else "<none>",
-        bool_ptr(spec.get("suspend")),
-        len(items(status, "active")),
-        translate_timestamp_since(last, now) if last else "<none>",
-    ]
-    return template_row(obj, now, own, sub(sub(job_spec, "template"), "spec"),
-                        format_label_selector(job_spec.get("selector")))
+def _last_schedule(obj: Obj, now: datetime) -> Cell:
+    last = sub(obj, "status").get("lastScheduleTime")
+    return translate_timestamp_since(last, now) if last else "<none>"
 
 
 _CJ = "batch/v1beta1.CronJob"
-CRONJOB = Printer(
-    template_columns(
-        col("Schedule", "string", doc(_CJ + "Spec.schedule")),
-        col("Timezone", "string", doc(_CJ + "Spec.timeZone")),
-        col("Suspend", "boolean", doc(_CJ + "Spec.suspend")),
-        col("Active", "integer", doc(_CJ + "Status.active")),
-        col("Last Schedule", "string", doc(_CJ + "Status.lastScheduleTime")),
-        selector_doc=_SELECTOR_DOC,
+_JOB_SPEC = "spec.jobTemplate.spec"
+CRONJOB = template_printer(
+    col("Schedule", "string", doc(_CJ + "Spec.schedule"), cell=field("spec.schedule")),
+    col(
+        "Timezone",
+        "string",
+        doc(_CJ + "Spec.timeZone"),
+        cell=field("spec.timeZone", "<none>", None, pointer=True),
     ),
-    _cronjob_row,
+    col(
+        "Suspend",
+        "boolean",
+        doc(_CJ + "Spec.suspend"),
+        cell=field("spec.suspend", "<unset>", bool_ptr, pointer=True),
+    ),
+    col("Active", "integer", doc(_CJ + "Status.active"), cell=field("status.active", 0, list_len)),
+    col("Last Schedule", "string", doc(_CJ + "Status.lastScheduleTime"), cell=_last_schedule),
+    pod_spec=_JOB_SPEC + ".template.spec",
+    selector=field(_JOB_SPEC + ".selector", "<none>", format_label_selector),
+    selector_doc=_SELECTOR_DOC,
 )

@@ -16,60 +16,53 @@ from typing import Any
 from pocketkube.apiserver.printers.columns import (
     AGE,
     NAME,
+    POD_TEMPLATE_SPEC,
     Cell,
+    CellFunc,
+    Column,
     Obj,
     Printer,
     age,
     col,
+    column_printer,
     container_cells,
+    field,
     format_labels,
     items,
+    list_len,
     meta,
     name_of,
     quantity,
+    replica_columns,
     sub,
-    template_columns,
-    template_row,
+    template_printer,
 )
 from pocketkube.apiserver.printers.descriptions import doc
 
+NAMESPACE = column_printer(
+    NAME, col("Status", "string", "The status of the namespace", cell=field("status.phase")), AGE
+)
 
-def _namespace_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [name_of(obj), str(sub(obj, "status").get("phase") or ""), age(obj, now)]
-
-
-NAMESPACE = Printer((NAME, col("Status", "string", "The status of the namespace"), AGE), _namespace_row)
-
-
-def _secret_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [name_of(obj), str(obj.get("type") or ""), len(obj.get("data") or {}), age(obj, now)]
-
-
-SECRET = Printer(
-    (
-        NAME,
-        col("Type", "string", doc("core/v1.Secret.type")),
-        col("Data", "string", doc("core/v1.Secret.data")),
-        AGE,
-    ),
-    _secret_row,
+SECRET = column_printer(
+    NAME,
+    col("Type", "string", doc("core/v1.Secret.type"), cell=field("type")),
+    col("Data", "string", doc("core/v1.Secret.data"), cell=field("data", 0, len)),
+    AGE,
 )
 
 
-def _configmap_row(obj: Obj, now: datetime) -> list[Cell]:
-    count = len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
-    return [name_of(obj), count, age(obj, now)]
+def _configmap_data(obj: Obj, now: datetime) -> Cell:
+    return len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
 
 
-CONFIGMAP = Printer((NAME, col("Data", "string", doc("core/v1.ConfigMap.data")), AGE), _configmap_row)
+CONFIGMAP = column_printer(
+    NAME, col("Data", "string", doc("core/v1.ConfigMap.data"), cell=_configmap_data), AGE
+)
 
-
-def _serviceaccount_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [name_of(obj), len(items(obj, "secrets")), age(obj, now)]
-
-
-SERVICEACCOUNT = Printer(
-    (NAME, col("Secrets", "string", doc("core/v1.ServiceAccount.secrets")), AGE), _serviceaccount_row
+SERVICEACCOUNT = column_printer(
+    NAME,
+    col("Secrets", "string", doc("core/v1.ServiceAccount.secrets"), cell=field("secrets", 0, list_len)),
+    AGE,
 )
 
 
@@ -90,25 +83,11 @@ PODTEMPLATE = Printer(
 )
 
 
-def _rc_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec, status = sub(obj, "spec"), sub(obj, "status")
-    replicas = spec.get("replicas")
-    own: list[Cell] = [
-        1 if replicas is None else int(replicas),
-        int(status.get("replicas") or 0),
-        int(status.get("readyReplicas") or 0),
-    ]
-    return template_row(obj, now, own, sub(sub(spec, "template"), "spec"), format_labels(spec.get("selector")))
-
-
-REPLICATIONCONTROLLER = Printer(
-    template_columns(
-        col("Desired", "integer", doc("core/v1.ReplicationControllerSpec.replicas")),
-        col("Current", "integer", doc("core/v1.ReplicationControllerStatus.replicas")),
-        col("Ready", "integer", doc("core/v1.ReplicationControllerStatus.readyReplicas")),
-        selector_doc=doc("core/v1.ReplicationControllerSpec.selector"),
-    ),
-    _rc_row,
+REPLICATIONCONTROLLER = template_printer(
+    *replica_columns("core/v1.ReplicationController"),
+    pod_spec=POD_TEMPLATE_SPEC,
+    selector=field("spec.selector", "<none>", format_labels),
+    selector_doc=doc("core/v1.ReplicationControllerSpec.selector"),
 )
 
 
@@ -180,88 +159,96 @@ def access_modes(modes: Any) -> str:
     return ",".join(short for long, short in _ACCESS_MODES if long in present)
 
 
-def _storage_class(obj: Obj) -> str:
+def _storage_class(obj: Obj, now: datetime) -> Cell:
     annotations = meta(obj).get("annotations") or {}
     if _STORAGE_CLASS_ANNOTATION in annotations:
         return str(annotations[_STORAGE_CLASS_ANNOTATION])
     return str(sub(obj, "spec").get("storageClassName") or "")
 
 
-def _volume_phase(obj: Obj, status: Obj) -> str:
+def _volume_status(obj: Obj, now: datetime) -> Cell:
     """STATUS of a volume or claim: Terminating once deleted, else its phase."""
-    return "Terminating" if meta(obj).get("deletionTimestamp") else str(status.get("phase") or "")
+    return "Terminating" if meta(obj).get("deletionTimestamp") else str(sub(obj, "status").get("phase") or "")
 
 
-def _pv_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec, status = sub(obj, "spec"), sub(obj, "status")
+def _claim(obj: Obj, now: datetime) -> Cell:
+    spec = sub(obj, "spec")
     claim = sub(spec, "claimRef")
-    claim_cell = f"{claim.get('namespace', '')}/{claim.get('name', '')}" if spec.get("claimRef") else ""
-    phase = _volume_phase(obj, status)
-    return [
-        name_of(obj),
-        quantity((spec.get("capacity") or {}).get("storage")),
-        access_modes(spec.get("accessModes")),
-        str(spec.get("persistentVolumeReclaimPolicy") or ""),
-        phase,
-        claim_cell,
-        _storage_class(obj),
-        spec.get("volumeAttributesClassName") or "<unset>",
-        str(status.get("reason") or ""),
-        age(obj, now),
-        spec.get("volumeMode") or "<unset>",
-    ]
+    return f"{claim.get('namespace', '')}/{claim.get('name', '')}" if spec.get("claimRef") else ""
 
 
-PERSISTENTVOLUME = Printer(
-    (
-        NAME,
-        col("Capacity", "string", doc("core/v1.PersistentVolumeSpec.capacity")),
-        col("Access Modes", "string", doc("core/v1.PersistentVolumeSpec.accessModes")),
-        col("Reclaim Policy", "string", doc("core/v1.PersistentVolumeSpec.persistentVolumeReclaimPolicy")),
-        col("Status", "string", doc("core/v1.PersistentVolumeStatus.phase")),
-        col("Claim", "string", doc("core/v1.PersistentVolumeSpec.claimRef")),
-        col("StorageClass", "string", "StorageClass of the pv"),
-        col("VolumeAttributesClass", "string", "VolumeAttributesClass of the pv"),
-        col("Reason", "string", doc("core/v1.PersistentVolumeStatus.reason")),
-        AGE,
-        col("VolumeMode", "string", doc("core/v1.PersistentVolumeSpec.volumeMode"), 1),
+def _pv_capacity(obj: Obj, now: datetime) -> Cell:
+    return quantity((sub(obj, "spec").get("capacity") or {}).get("storage"))
+
+
+def _class_columns(what: str) -> tuple[Column, ...]:
+    """STORAGECLASS and VOLUMEATTRIBUTESCLASS, alike for a volume and a claim (`what`: pv, pvc)."""
+    return (
+        col("StorageClass", "string", f"StorageClass of the {what}", cell=_storage_class),
+        col(
+            "VolumeAttributesClass",
+            "string",
+            f"VolumeAttributesClass of the {what}",
+            cell=field("spec.volumeAttributesClassName", "<unset>", None),
+        ),
+    )
+
+
+def _volume_mode(doc_key: str) -> Column:
+    """The wide VOLUMEMODE of a volume or claim (`<unset>` when the spec has none)."""
+    return col("VolumeMode", "string", doc(doc_key), 1, cell=field("spec.volumeMode", "<unset>", None))
+
+
+_PV = "core/v1.PersistentVolume"
+PERSISTENTVOLUME = column_printer(
+    NAME,
+    col("Capacity", "string", doc(_PV + "Spec.capacity"), cell=_pv_capacity),
+    col(
+        "Access Modes",
+        "string",
+        doc(_PV + "Spec.accessModes"),
+        cell=field("spec.accessModes", "", access_modes),
     ),
-    _pv_row,
+    col(
+        "Reclaim Policy",
+        "string",
+        doc(_PV + "Spec.persistentVolumeReclaimPolicy"),
+        cell=field("spec.persistentVolumeReclaimPolicy"),
+    ),
+    col("Status", "string", doc(_PV + "Status.phase"), cell=_volume_status),
+    col("Claim", "string", doc(_PV + "Spec.claimRef"), cell=_claim),
+    *_class_columns("pv"),
+    col("Reason", "string", doc(_PV + "Status.reason"), cell=field("status.reason")),
+    AGE,
+    _volume_mode(_PV + "Spec.volumeMode"),
 )
 
 
-def _pvc_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec, status = sub(obj, "spec"), sub(obj, "status")
-    phase = _volume_phase(obj, status)
-    volume = str(spec.get("volumeName") or "")
-    capacity, modes = "", ""
-    if volume:
-        modes = access_modes(status.get("accessModes"))
-        capacity = quantity((status.get("capacity") or {}).get("storage"))
-    return [
-        name_of(obj),
-        phase,
-        volume,
-        capacity,
-        modes,
-        _storage_class(obj),
-        spec.get("volumeAttributesClassName") or "<unset>",
-        age(obj, now),
-        spec.get("volumeMode") or "<unset>",
-    ]
+def _bound_volume(cell: CellFunc) -> CellFunc:
+    """A claim's cell that is only printed once it is bound to a volume (else empty)."""
+    return lambda obj, now: cell(obj, now) if sub(obj, "spec").get("volumeName") else ""
 
 
-PERSISTENTVOLUMECLAIM = Printer(
-    (
-        NAME,
-        col("Status", "string", doc("core/v1.PersistentVolumeClaimStatus.phase")),
-        col("Volume", "string", doc("core/v1.PersistentVolumeClaimSpec.volumeName")),
-        col("Capacity", "string", doc("core/v1.PersistentVolumeClaimStatus.capacity")),
-        col("Access Modes", "string", doc("core/v1.PersistentVolumeClaimStatus.accessModes")),
-        col("StorageClass", "string", "StorageClass of the pvc"),
-        col("VolumeAttributesClass", "string", "VolumeAttributesClass of the pvc"),
-        AGE,
-        col("VolumeMode", "string", doc("core/v1.PersistentVolumeClaimSpec.volumeMode"), 1),
+_PVC = "core/v1.PersistentVolumeClaim"
+PERSISTENTVOLUMECLAIM = column_printer(
+    NAME,
+    col("Status", "string", doc(_PVC + "Status.phase"), cell=_volume_status),
+    col("Volume", "string", doc(_PVC + "Spec.volumeName"), cell=field("spec.volumeName")),
+    col(
+        "Capacity",
+        "string",
+        doc(_PVC + "Status.capacity"),
+        cell=_bound_volume(
+            lambda obj, now: quantity((sub(obj, "status").get("capacity") or {}).get("storage"))
+        ),
     ),
-    _pvc_row,
+    col(
+        "Access Modes",
+        "string",
+        doc(_PVC + "Status.accessModes"),
+        cell=_bound_volume(field("status.accessModes", "", access_modes)),
+    ),
+    *_class_columns("pvc"),
+    AGE,
+    _volume_mode(_PVC + "Spec.volumeMode"),
 )

@@ -1,7 +1,7 @@
 """Printers for the small kinds of coordination, scheduling, node, policy and certificates.
 
-Theory of operation: one short row function per upstream printXxx (v1.32). Leases show
-their holder (empty when none), lease candidates the lease and versions, priority
+Theory of operation: one table of cell-carrying columns per upstream printXxx (v1.32).
+Leases show their holder (empty when none), lease candidates the lease and versions, priority
 classes value/global-default/preemption policy, runtime classes their handler, pod
 disruption budgets min-available/max-unavailable (`N/A` when unset) and allowed
 disruptions, certificate signing requests signer, requestor, requested duration and a
@@ -11,113 +11,89 @@ trust bundles their signer.
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
 from pocketkube.apiserver.printers.columns import (
     AGE,
     NAME,
     Cell,
+    CellFunc,
     Obj,
-    Printer,
-    age,
     col,
+    column_printer,
+    field,
     int_or_string,
     items,
-    name_of,
     sub,
 )
 from pocketkube.apiserver.printers.descriptions import doc
 from pocketkube.apiserver.printers.duration import human_duration
 
-
-def _lease_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [name_of(obj), sub(obj, "spec").get("holderIdentity") or "", age(obj, now)]
-
-
-LEASE = Printer(
-    (NAME, col("Holder", "string", doc("coordination/v1.LeaseSpec.holderIdentity")), AGE), _lease_row
-)
-
-
-def _leasecandidate_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec = sub(obj, "spec")
-    return [
-        name_of(obj),
-        str(spec.get("leaseName") or ""),
-        str(spec.get("binaryVersion") or ""),
-        str(spec.get("emulationVersion") or ""),
-        age(obj, now),
-    ]
-
-
-LEASECANDIDATE = Printer(
-    (
-        NAME,
-        col("LeaseName", "string", doc("coordination/v1alpha2.LeaseCandidateSpec.leaseName")),
-        col("BinaryVersion", "string", doc("meta/v1.ObjectMeta.binaryVersion")),
-        col("EmulationVersion", "string", doc("meta/v1.ObjectMeta.emulationVersion")),
-        AGE,
+LEASE = column_printer(
+    NAME,
+    col(
+        "Holder",
+        "string",
+        doc("coordination/v1.LeaseSpec.holderIdentity"),
+        cell=field("spec.holderIdentity", "", None),
     ),
-    _leasecandidate_row,
+    AGE,
 )
 
-
-def _priorityclass_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [
-        name_of(obj),
-        int(obj.get("value") or 0),
-        bool(obj.get("globalDefault")),
-        age(obj, now),
-        str(obj.get("preemptionPolicy") or ""),
-    ]
-
+_LC = "coordination/v1alpha2.LeaseCandidateSpec."
+LEASECANDIDATE = column_printer(
+    NAME,
+    col("LeaseName", "string", doc(_LC + "leaseName"), cell=field("spec.leaseName")),
+    col("BinaryVersion", "string", doc("meta/v1.ObjectMeta.binaryVersion"), cell=field("spec.binaryVersion")),
+    col(
+        "EmulationVersion",
+        "string",
+        doc("meta/v1.ObjectMeta.emulationVersion"),
+        cell=field("spec.emulationVersion"),
+    ),
+    AGE,
+)
 
 _PC = "scheduling/v1.PriorityClass."
-PRIORITYCLASS = Printer(
-    (
-        NAME,
-        col("Value", "integer", doc(_PC + "value")),
-        col("Global-Default", "boolean", doc(_PC + "globalDefault")),
-        AGE,
-        col("PreemptionPolicy", "string", doc(_PC + "preemptionPolicy")),
-    ),
-    _priorityclass_row,
+PRIORITYCLASS = column_printer(
+    NAME,
+    col("Value", "integer", doc(_PC + "value"), cell=field("value", 0, int)),
+    col("Global-Default", "boolean", doc(_PC + "globalDefault"), cell=field("globalDefault", False, bool)),
+    AGE,
+    col("PreemptionPolicy", "string", doc(_PC + "preemptionPolicy"), cell=field("preemptionPolicy")),
+)
+
+RUNTIMECLASS = column_printer(
+    NAME, col("Handler", "string", doc("meta/v1.ObjectMeta.handler"), cell=field("handler")), AGE
 )
 
 
-def _runtimeclass_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [name_of(obj), str(obj.get("handler") or ""), age(obj, now)]
+def _int_or_string_or_na(path: str) -> CellFunc:
+    """A PDB bound (intstr pointer): its String(), or `N/A` when unset."""
+    return field(path, "N/A", int_or_string, pointer=True)
 
 
-RUNTIMECLASS = Printer(
-    (NAME, col("Handler", "string", doc("meta/v1.ObjectMeta.handler")), AGE), _runtimeclass_row
-)
-
-
-def _pdb_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec = sub(obj, "spec")
-    min_available = spec.get("minAvailable")
-    max_unavailable = spec.get("maxUnavailable")
-    return [
-        name_of(obj),
-        "N/A" if min_available is None else int_or_string(min_available),
-        "N/A" if max_unavailable is None else int_or_string(max_unavailable),
-        int(sub(obj, "status").get("disruptionsAllowed") or 0),
-        age(obj, now),
-    ]
-
-
-PODDISRUPTIONBUDGET = Printer(
-    (
-        NAME,
-        col("Min Available", "string", "The minimum number of pods that must be available."),
-        col("Max Unavailable", "string", "The maximum number of pods that may be unavailable."),
-        col(
-            "Allowed Disruptions", "integer", "Calculated number of pods that may be disrupted at this time."
-        ),
-        AGE,
+PODDISRUPTIONBUDGET = column_printer(
+    NAME,
+    col(
+        "Min Available",
+        "string",
+        "The minimum number of pods that must be available.",
+        cell=_int_or_string_or_na("spec.minAvailable"),
     ),
-    _pdb_row,
+    col(
+        "Max Unavailable",
+        "string",
+        "The maximum number of pods that may be unavailable.",
+        cell=_int_or_string_or_na("spec.maxUnavailable"),
+    ),
+    col(
+        "Allowed Disruptions",
+        "integer",
+        "Calculated number of pods that may be disrupted at this time.",
+        cell=field("status.disruptionsAllowed", 0, int),
+    ),
+    AGE,
 )
 
 
@@ -137,38 +113,31 @@ def csr_condition(obj: Obj) -> str:
     return summary
 
 
-def _csr_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec = sub(obj, "spec")
-    expiration = spec.get("expirationSeconds")
-    return [
-        name_of(obj),
-        age(obj, now),
-        spec.get("signerName") or "<none>",
-        str(spec.get("username") or ""),
-        "<none>" if expiration is None else human_duration(int(expiration)),
-        csr_condition(obj),
-    ]
+def _seconds(value: Any) -> Cell:
+    return human_duration(int(value))
 
 
 _CSR = "certificates/v1beta1.CertificateSigningRequest"
-CERTIFICATESIGNINGREQUEST = Printer(
-    (
-        NAME,
-        AGE,
-        col("SignerName", "string", doc(_CSR + "Spec.signerName")),
-        col("Requestor", "string", doc(_CSR + "Spec.request")),
-        col("RequestedDuration", "string", doc(_CSR + "Spec.expirationSeconds")),
-        col("Condition", "string", doc(_CSR + "Status.conditions")),
+CERTIFICATESIGNINGREQUEST = column_printer(
+    NAME,
+    AGE,
+    col("SignerName", "string", doc(_CSR + "Spec.signerName"), cell=field("spec.signerName", "<none>", None)),
+    col("Requestor", "string", doc(_CSR + "Spec.request"), cell=field("spec.username")),
+    col(
+        "RequestedDuration",
+        "string",
+        doc(_CSR + "Spec.expirationSeconds"),
+        cell=field("spec.expirationSeconds", "<none>", _seconds, pointer=True),
     ),
-    _csr_row,
+    col("Condition", "string", doc(_CSR + "Status.conditions"), cell=lambda obj, now: csr_condition(obj)),
 )
 
-
-def _clustertrustbundle_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [name_of(obj), sub(obj, "spec").get("signerName") or "<none>"]
-
-
-CLUSTERTRUSTBUNDLE = Printer(
-    (NAME, col("SignerName", "string", doc("certificates/v1alpha1.ClusterTrustBundleSpec.signerName"))),
-    _clustertrustbundle_row,
+CLUSTERTRUSTBUNDLE = column_printer(
+    NAME,
+    col(
+        "SignerName",
+        "string",
+        doc("certificates/v1alpha1.ClusterTrustBundleSpec.signerName"),
+        cell=field("spec.signerName", "<none>", None),
+    ),
 )

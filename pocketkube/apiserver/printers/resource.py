@@ -17,23 +17,17 @@ from pocketkube.apiserver.printers.columns import (
     NAME,
     Cell,
     Obj,
-    Printer,
-    age,
     col,
+    column_printer,
+    field,
     items,
     list_with_more,
     meta,
-    name_of,
     sub,
 )
 from pocketkube.apiserver.printers.descriptions import doc
 
-
-def _name_age_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [name_of(obj), age(obj, now)]
-
-
-NAME_AGE = Printer((NAME, AGE), _name_age_row)
+NAME_AGE = column_printer(NAME, AGE)
 
 
 def resource_claim_state(obj: Obj) -> str:
@@ -50,73 +44,57 @@ def resource_claim_state(obj: Obj) -> str:
     return ",".join(states)
 
 
-def _resourceclaim_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [name_of(obj), resource_claim_state(obj), age(obj, now)]
-
-
-RESOURCECLAIM = Printer(
-    (
-        NAME,
-        col("State", "string", "A summary of the current state (allocated, pending, reserved, etc.)."),
-        AGE,
+RESOURCECLAIM = column_printer(
+    NAME,
+    col(
+        "State",
+        "string",
+        "A summary of the current state (allocated, pending, reserved, etc.).",
+        cell=lambda obj, now: resource_claim_state(obj),
     ),
-    _resourceclaim_row,
+    AGE,
+)
+
+_SLICE = "resource/v1beta1.ResourceSliceSpec."
+RESOURCESLICE = column_printer(
+    NAME,
+    col("Node", "string", doc(_SLICE + "nodeName"), cell=field("spec.nodeName")),
+    col("Driver", "string", doc(_SLICE + "driver"), cell=field("spec.driver")),
+    col("Pool", "string", doc("resource/v1beta1.ResourcePool.name"), cell=field("spec.pool.name")),
+    AGE,
 )
 
 
-def _resourceslice_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec = sub(obj, "spec")
-    return [
-        name_of(obj),
-        str(spec.get("nodeName") or ""),
-        str(spec.get("driver") or ""),
-        str(sub(spec, "pool").get("name") or ""),
-        age(obj, now),
-    ]
-
-
-RESOURCESLICE = Printer(
-    (
-        NAME,
-        col("Node", "string", doc("resource/v1beta1.ResourceSliceSpec.nodeName")),
-        col("Driver", "string", doc("resource/v1beta1.ResourceSliceSpec.driver")),
-        col("Pool", "string", doc("resource/v1beta1.ResourcePool.name")),
-        AGE,
-    ),
-    _resourceslice_row,
-)
-
-
-def _storageversion_row(obj: Obj, now: datetime) -> list[Cell]:
+def _storage_versions(obj: Obj, now: datetime) -> Cell:
     status = sub(obj, "status")
-    common = status.get("commonEncodingVersion")
-    versions = [
-        f"{v.get('apiServerID', '')}={v.get('encodingVersion', '')}" for v in items(status, "storageVersions")
-    ]
-    return [name_of(obj), "<unset>" if common is None else common, list_with_more(versions), age(obj, now)]
+    return list_with_more(
+        [
+            f"{v.get('apiServerID', '')}={v.get('encodingVersion', '')}"
+            for v in items(status, "storageVersions")
+        ]
+    )
 
 
 _SV = "apiserverinternal/v1alpha1.StorageVersionStatus."
-STORAGEVERSION = Printer(
-    (
-        NAME,
-        col("CommonEncodingVersion", "string", doc(_SV + "commonEncodingVersion")),
-        col("StorageVersions", "string", doc(_SV + "storageVersions")),
-        AGE,
+STORAGEVERSION = column_printer(
+    NAME,
+    col(
+        "CommonEncodingVersion",
+        "string",
+        doc(_SV + "commonEncodingVersion"),
+        cell=field("status.commonEncodingVersion", "<unset>", None, pointer=True),
     ),
-    _storageversion_row,
+    col("StorageVersions", "string", doc(_SV + "storageVersions"), cell=_storage_versions),
+    AGE,
 )
 
 
-def _svm_row(obj: Obj, now: datetime) -> list[Cell]:
+def _migrated_resource(obj: Obj, now: datetime) -> Cell:
     res = sub(sub(obj, "spec"), "resource")
-    return [name_of(obj), f"{res.get('resource', '')}.{res.get('version', '')}.{res.get('group', '')}"]
+    return f"{res.get('resource', '')}.{res.get('version', '')}.{res.get('group', '')}"
 
 
-STORAGEVERSIONMIGRATION = Printer(
-    (
-        col("Name", "string", doc("meta/v1.ObjectMeta.name")),
-        col("Resource", "string", "Fully qualified resource to migrate"),
-    ),
-    _svm_row,
+STORAGEVERSIONMIGRATION = column_printer(
+    col("Name", "string", doc("meta/v1.ObjectMeta.name"), cell=NAME.cell),
+    col("Resource", "string", "Fully qualified resource to migrate", cell=_migrated_resource),
 )

@@ -21,15 +21,15 @@ from pocketkube.apiserver.printers.columns import (
     AGE,
     NAME,
     Cell,
+    CellFunc,
     Obj,
-    Printer,
-    age,
     col,
+    column_printer,
+    field,
     format_labels,
     items,
     load_balancer_ingress,
     meta,
-    name_of,
     sub,
 )
 from pocketkube.apiserver.printers.descriptions import doc
@@ -62,32 +62,31 @@ def _ports(ports: list[Any]) -> str:
     return ",".join(pieces) or "<none>"
 
 
-def _service_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec, status = sub(obj, "spec"), sub(obj, "status")
+def _cluster_ip(obj: Obj, now: datetime) -> Cell:
+    spec = sub(obj, "spec")
     cluster_ips = items(spec, "clusterIPs")
-    cluster_ip = cluster_ips[0] if cluster_ips else (spec.get("clusterIP") or "<none>")
-    return [
-        name_of(obj),
-        str(spec.get("type") or "ClusterIP"),
-        cluster_ip,
-        _external_ip(spec, status),
-        _ports(items(spec, "ports")),
-        age(obj, now),
-        format_labels(spec.get("selector")),
-    ]
+    return cluster_ips[0] if cluster_ips else (spec.get("clusterIP") or "<none>")
 
 
-SERVICE = Printer(
-    (
-        NAME,
-        col("Type", "string", doc("core/v1.ServiceSpec.type")),
-        col("Cluster-IP", "string", doc("core/v1.ServiceSpec.clusterIP")),
-        col("External-IP", "string", doc("core/v1.ServiceSpec.externalIPs")),
-        col("Port(s)", "string", doc("core/v1.ServiceSpec.ports")),
-        AGE,
-        col("Selector", "string", doc("core/v1.ServiceSpec.selector"), 1),
+def _external_ip_cell(obj: Obj, now: datetime) -> Cell:
+    return _external_ip(sub(obj, "spec"), sub(obj, "status"))
+
+
+def _ports_cell(obj: Obj, now: datetime) -> Cell:
+    return _ports(items(sub(obj, "spec"), "ports"))
+
+
+_SPEC = "core/v1.ServiceSpec."
+SERVICE = column_printer(
+    NAME,
+    col("Type", "string", doc(_SPEC + "type"), cell=field("spec.type", "ClusterIP")),
+    col("Cluster-IP", "string", doc(_SPEC + "clusterIP"), cell=_cluster_ip),
+    col("External-IP", "string", doc(_SPEC + "externalIPs"), cell=_external_ip_cell),
+    col("Port(s)", "string", doc(_SPEC + "ports"), cell=_ports_cell),
+    AGE,
+    col(
+        "Selector", "string", doc(_SPEC + "selector"), 1, cell=field("spec.selector", "<none>", format_labels)
     ),
-    _service_row,
 )
 
 
@@ -117,11 +116,13 @@ def format_endpoints(subsets: list[Any]) -> str:
     return f"{joined} + {count - limit} more..." if more else joined
 
 
-def _endpoints_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [name_of(obj), format_endpoints(items(obj, "subsets")), age(obj, now)]
+def _endpoints(obj: Obj, now: datetime) -> Cell:
+    return format_endpoints(items(obj, "subsets"))
 
 
-ENDPOINTS = Printer((NAME, col("Endpoints", "string", doc("core/v1.Endpoints.subsets")), AGE), _endpoints_row)
+ENDPOINTS = column_printer(
+    NAME, col("Endpoints", "string", doc("core/v1.Endpoints.subsets"), cell=_endpoints), AGE
+)
 
 
 # --- nodes -------------------------------------------------------------------------
@@ -140,7 +141,7 @@ def node_roles(labels: Any) -> str:
     return ",".join(sorted(roles)) or "<none>"
 
 
-def _node_status(obj: Obj) -> str:
+def _node_status(obj: Obj, now: datetime) -> Cell:
     ready = None
     for cond in items(sub(obj, "status"), "conditions"):
         if cond.get("type") == "Ready":
@@ -151,42 +152,43 @@ def _node_status(obj: Obj) -> str:
     return ",".join(parts)
 
 
-def _address(status: Obj, kind: str) -> str:
-    for addr in items(status, "addresses"):
-        if addr.get("type") == kind:
-            return str(addr.get("address", ""))
-    return "<none>"
+def _address(kind: str) -> CellFunc:
+    """The node's first status address of that type, `<none>` without one."""
+
+    def cell(obj: Obj, now: datetime) -> Cell:
+        for addr in items(sub(obj, "status"), "addresses"):
+            if addr.get("type") == kind:
+                return str(addr.get("address", ""))
+        return "<none>"
+
+    return cell
 
 
-def _node_row(obj: Obj, now: datetime) -> list[Cell]:
-    status = sub(obj, "status")
-    info = sub(status, "nodeInfo")
-    return [
-        name_of(obj),
-        _node_status(obj),
-        node_roles(meta(obj).get("labels")),
-        age(obj, now),
-        str(info.get("kubeletVersion") or ""),
-        _address(status, "InternalIP"),
-        _address(status, "ExternalIP"),
-        info.get("osImage") or "<unknown>",
-        info.get("kernelVersion") or "<unknown>",
-        info.get("containerRuntimeVersion") or "<unknown>",
-    ]
+def _roles(obj: Obj, now: datetime) -> Cell:
+    return node_roles(meta(obj).get("labels"))
 
 
-NODE = Printer(
-    (
-        NAME,
-        col("Status", "string", "The status of the node"),
-        col("Roles", "string", "The roles of the node"),
-        AGE,
-        col("Version", "string", doc("core/v1.NodeSystemInfo.kubeletVersion")),
-        col("Internal-IP", "string", doc("core/v1.NodeStatus.addresses"), 1),
-        col("External-IP", "string", doc("core/v1.NodeStatus.addresses"), 1),
-        col("OS-Image", "string", doc("core/v1.NodeSystemInfo.osImage"), 1),
-        col("Kernel-Version", "string", doc("core/v1.NodeSystemInfo.kernelVersion"), 1),
-        col("Container-Runtime", "string", doc("core/v1.NodeSystemInfo.containerRuntimeVersion"), 1),
+def _node_info(key: str) -> CellFunc:
+    """A status.nodeInfo string, `<unknown>` when empty."""
+    return field("status.nodeInfo." + key, "<unknown>", None)
+
+
+_INFO = "core/v1.NodeSystemInfo."
+NODE = column_printer(
+    NAME,
+    col("Status", "string", "The status of the node", cell=_node_status),
+    col("Roles", "string", "The roles of the node", cell=_roles),
+    AGE,
+    col("Version", "string", doc(_INFO + "kubeletVersion"), cell=field("status.nodeInfo.kubeletVersion")),
+    col("Internal-IP", "string", doc("core/v1.NodeStatus.addresses"), 1, cell=_address("InternalIP")),
+    col("External-IP", "string", doc("core/v1.NodeStatus.addresses"), 1, cell=_address("ExternalIP")),
+    col("OS-Image", "string", doc(_INFO + "osImage"), 1, cell=_node_info("osImage")),
+    col("Kernel-Version", "string", doc(_INFO + "kernelVersion"), 1, cell=_node_info("kernelVersion")),
+    col(
+        "Container-Runtime",
+        "string",
+        doc(_INFO + "containerRuntimeVersion"),
+        1,
+        cell=_node_info("containerRuntimeVersion"),
     ),
-    _node_row,
 )

@@ -17,11 +17,13 @@ from pocketkube.apiserver.printers.columns import (
     AGE,
     NAME,
     Cell,
+    CellFunc,
     Obj,
-    Printer,
-    age,
     col,
+    column_printer,
+    field,
     items,
+    list_len,
     meta,
     name_of,
     sub,
@@ -44,132 +46,110 @@ def _name_marking_default(obj: Obj, annotations: tuple[str, ...]) -> str:
     return name_of(obj) + " (default)" if default else name_of(obj)
 
 
-def _storageclass_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [
-        _name_marking_default(obj, _DEFAULT_SC),
-        str(obj.get("provisioner") or ""),
-        obj.get("reclaimPolicy") or "Delete",
-        obj.get("volumeBindingMode") or "Immediate",
-        bool(obj.get("allowVolumeExpansion")),
-        age(obj, now),
-    ]
+def _storageclass_name(obj: Obj, now: datetime) -> Cell:
+    return _name_marking_default(obj, _DEFAULT_SC)
 
 
-STORAGECLASS = Printer(
-    (
-        NAME,
-        col("Provisioner", "string", doc(_SC + "provisioner")),
-        col("ReclaimPolicy", "string", doc(_SC + "reclaimPolicy")),
-        col("VolumeBindingMode", "string", doc(_SC + "volumeBindingMode")),
-        col("AllowVolumeExpansion", "string", doc(_SC + "allowVolumeExpansion")),
-        AGE,
+STORAGECLASS = column_printer(
+    NAME.with_cell(_storageclass_name),
+    col("Provisioner", "string", doc(_SC + "provisioner"), cell=field("provisioner")),
+    col("ReclaimPolicy", "string", doc(_SC + "reclaimPolicy"), cell=field("reclaimPolicy", "Delete", None)),
+    col(
+        "VolumeBindingMode",
+        "string",
+        doc(_SC + "volumeBindingMode"),
+        cell=field("volumeBindingMode", "Immediate", None),
     ),
-    _storageclass_row,
+    col(
+        "AllowVolumeExpansion",
+        "string",
+        doc(_SC + "allowVolumeExpansion"),
+        cell=field("allowVolumeExpansion", False, bool),
+    ),
+    AGE,
 )
 
 
-def _flag(spec: Obj, key: str, default: bool) -> bool:
-    value = spec.get(key)
-    return default if value is None else bool(value)
+def _flag(name: str, default: bool) -> CellFunc:
+    """A CSIDriverSpec *bool: upstream's default when nil."""
+    return field("spec." + name, default, bool, pointer=True)
 
 
-def _csidriver_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec = sub(obj, "spec")
-    tokens = spec.get("tokenRequests")
-    token_cell = "<unset>" if tokens is None else ",".join(str(t.get("audience", "")) for t in tokens)
-    modes = ",".join(str(m) for m in items(spec, "volumeLifecycleModes")) or "<none>"
-    return [
-        name_of(obj),
-        _flag(spec, "attachRequired", True),
-        _flag(spec, "podInfoOnMount", False),
-        _flag(spec, "storageCapacity", False),
-        token_cell,
-        _flag(spec, "requiresRepublish", False),
-        modes,
-        age(obj, now),
-    ]
+def _token_requests(obj: Obj, now: datetime) -> Cell:
+    tokens = sub(obj, "spec").get("tokenRequests")
+    return "<unset>" if tokens is None else ",".join(str(t.get("audience", "")) for t in tokens)
 
 
-CSIDRIVER = Printer(
-    (
-        NAME,
-        col("AttachRequired", "boolean", doc(_DRIVER + "attachRequired")),
-        col("PodInfoOnMount", "boolean", doc(_DRIVER + "podInfoOnMount")),
-        col("StorageCapacity", "boolean", doc(_DRIVER + "storageCapacity")),
-        col("TokenRequests", "string", doc(_DRIVER + "tokenRequests")),
-        col("RequiresRepublish", "boolean", doc(_DRIVER + "requiresRepublish")),
-        col("Modes", "string", doc(_DRIVER + "volumeLifecycleModes")),
-        AGE,
+def _lifecycle_modes(obj: Obj, now: datetime) -> Cell:
+    return ",".join(str(m) for m in items(sub(obj, "spec"), "volumeLifecycleModes")) or "<none>"
+
+
+CSIDRIVER = column_printer(
+    NAME,
+    col("AttachRequired", "boolean", doc(_DRIVER + "attachRequired"), cell=_flag("attachRequired", True)),
+    col("PodInfoOnMount", "boolean", doc(_DRIVER + "podInfoOnMount"), cell=_flag("podInfoOnMount", False)),
+    col("StorageCapacity", "boolean", doc(_DRIVER + "storageCapacity"), cell=_flag("storageCapacity", False)),
+    col("TokenRequests", "string", doc(_DRIVER + "tokenRequests"), cell=_token_requests),
+    col(
+        "RequiresRepublish",
+        "boolean",
+        doc(_DRIVER + "requiresRepublish"),
+        cell=_flag("requiresRepublish", False),
     ),
-    _csidriver_row,
+    col("Modes", "string", doc(_DRIVER + "volumeLifecycleModes"), cell=_lifecycle_modes),
+    AGE,
+)
+
+CSINODE = column_printer(
+    NAME,
+    col(
+        "Drivers",
+        "integer",
+        "Drivers indicates the number of CSI drivers registered on the node",
+        cell=field("spec.drivers", 0, list_len),
+    ),
+    AGE,
+)
+
+_VA = "storage/v1.VolumeAttachment"
+VOLUMEATTACHMENT = column_printer(
+    NAME,
+    col("Attacher", "string", doc(_VA + "Spec.attacher"), 0, "name", cell=field("spec.attacher")),
+    col(
+        "PV",
+        "string",
+        doc(_VA + "Source.persistentVolumeName"),
+        cell=field("spec.source.persistentVolumeName", "", None),
+    ),
+    col("Node", "string", doc(_VA + "Spec.nodeName"), cell=field("spec.nodeName")),
+    col("Attached", "boolean", doc(_VA + "Status.attached"), cell=field("status.attached", False, bool)),
+    AGE,
+)
+
+_CAPACITY = "storage/v1.CSIStorageCapacity."
+CSISTORAGECAPACITY = column_printer(
+    NAME,
+    col("StorageClassName", "string", doc(_CAPACITY + "storageClassName"), cell=field("storageClassName")),
+    col(
+        "Capacity",
+        "string",
+        doc(_CAPACITY + "capacity"),
+        cell=field("capacity", "<unset>", str, pointer=True),
+    ),
 )
 
 
-def _csinode_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [name_of(obj), len(items(sub(obj, "spec"), "drivers")), age(obj, now)]
+def _vac_name(obj: Obj, now: datetime) -> Cell:
+    return _name_marking_default(obj, _DEFAULT_VAC)
 
 
-CSINODE = Printer(
-    (
-        NAME,
-        col("Drivers", "integer", "Drivers indicates the number of CSI drivers registered on the node"),
-        AGE,
+VOLUMEATTRIBUTESCLASS = column_printer(
+    NAME.with_cell(_vac_name),
+    col(
+        "DriverName",
+        "string",
+        doc("storage/v1beta1.VolumeAttributesClass.driverName"),
+        cell=field("driverName"),
     ),
-    _csinode_row,
-)
-
-
-def _volumeattachment_row(obj: Obj, now: datetime) -> list[Cell]:
-    spec = sub(obj, "spec")
-    pv = sub(spec, "source").get("persistentVolumeName") or ""
-    attached = bool(sub(obj, "status").get("attached"))
-    return [
-        name_of(obj),
-        str(spec.get("attacher") or ""),
-        pv,
-        str(spec.get("nodeName") or ""),
-        attached,
-        age(obj, now),
-    ]
-
-
-VOLUMEATTACHMENT = Printer(
-    (
-        NAME,
-        col("Attacher", "string", doc("storage/v1.VolumeAttachmentSpec.attacher"), 0, "name"),
-        col("PV", "string", doc("storage/v1.VolumeAttachmentSource.persistentVolumeName")),
-        col("Node", "string", doc("storage/v1.VolumeAttachmentSpec.nodeName")),
-        col("Attached", "boolean", doc("storage/v1.VolumeAttachmentStatus.attached")),
-        AGE,
-    ),
-    _volumeattachment_row,
-)
-
-
-def _csistoragecapacity_row(obj: Obj, now: datetime) -> list[Cell]:
-    capacity = obj.get("capacity")
-    return [
-        name_of(obj),
-        str(obj.get("storageClassName") or ""),
-        "<unset>" if capacity is None else str(capacity),
-    ]
-
-
-CSISTORAGECAPACITY = Printer(
-    (
-        NAME,
-        col("StorageClassName", "string", doc("storage/v1.CSIStorageCapacity.storageClassName")),
-        col("Capacity", "string", doc("storage/v1.CSIStorageCapacity.capacity")),
-    ),
-    _csistoragecapacity_row,
-)
-
-
-def _vac_row(obj: Obj, now: datetime) -> list[Cell]:
-    return [_name_marking_default(obj, _DEFAULT_VAC), str(obj.get("driverName") or ""), age(obj, now)]
-
-
-VOLUMEATTRIBUTESCLASS = Printer(
-    (NAME, col("DriverName", "string", doc("storage/v1beta1.VolumeAttributesClass.driverName")), AGE),
-    _vac_row,
+    AGE,
 )
