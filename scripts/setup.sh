@@ -44,6 +44,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-if [ -w /usr/local/bin ] && [ ! -e /usr/local/bin/pocketkube ]; then
-  ln -s "$PWD/.venv/bin/pocketkube" /usr/local/bin/pocketkube
+# The command on PATH: a link to this checkout's venv. A link left by a checkout that moved or was
+# deleted (dangling) is replaced; a working link to another checkout or a real file is left alone.
+link=/usr/local/bin/pocketkube
+if [ -w /usr/local/bin ] && { [ ! -e "$link" ] || { [ -L "$link" ] && [ ! -e "$(readlink "$link")" ]; }; }; then
+  ln -sfn "$PWD/.venv/bin/pocketkube" "$link"
 fi
