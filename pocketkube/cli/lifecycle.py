@@ -39,6 +39,7 @@ from pocketkube.kubelet import nodepurge
 from pocketkube.kubelet.noderuntime import missing_prerequisites
 
 READY_TIMEOUT = 60.0
+CONTROLLERS = ("controller-manager", "scheduler")  # the components `start` waits for beside the apiserver
 STOP_TIMEOUT = 30.0
 NODE_RUNTIMES = ("containerd", "simulated")
 NODE_RUNTIME_ENV = "POCKETKUBE_NODE_RUNTIME"
@@ -225,6 +226,13 @@ def start(profile: Profile, *, port: int | None = None, datastore: str | None = 
         stop(profile)  # a failed start leaves nothing running
         proc.wait(timeout=STOP_TIMEOUT)
         raise
+    progress("controllers")
+    try:
+        _wait_healthy(profile, CONTROLLERS, proc)
+    except BaseException:
+        stop(profile)
+        proc.wait(timeout=STOP_TIMEOUT)
+        raise
     progress("nodes")
     try:
         node_cmd.after_start(profile, settings)
@@ -269,6 +277,40 @@ def _wait_ready(profile: Profile, port: int, proc: subprocess.Popen[bytes] | Non
             pass
         time.sleep(0.05)
     raise LifecycleError(f"the apiserver did not become ready within {READY_TIMEOUT:.0f}s; see {profile.logs_dir}")
+
+
+def component_state(profile: Profile, component: str, timeout: float = 1.0) -> str:
+    """minikube's per-component state: "Running" when the component's /healthz (run/<component>.port,
+    loopback HTTP) answers ok, "Error" when a process hosts it but /healthz does not, else "Stopped"."""
+    if profile.read_pid(component) is None:
+        return "Stopped"
+    try:
+        port = int((profile.run_dir / f"{component}.port").read_text())
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            conn.request("GET", "/healthz")
+            ok = conn.getresponse().status == 200
+        finally:
+            conn.close()
+    except (OSError, ValueError, http.client.HTTPException):
+        return "Error"
+    return "Running" if ok else "Error"
+
+
+def _wait_healthy(profile: Profile, components: tuple[str, ...], proc: subprocess.Popen[bytes]) -> None:
+    """Wait until each of `components` that this profile runs serves a healthy /healthz."""
+    pending = [c for c in components if c in profile.parts()]
+    deadline = time.monotonic() + READY_TIMEOUT
+    while pending:
+        if proc.poll() is not None:
+            raise LifecycleError(f"the cluster failed to start; see {profile.logs_dir}: {_log_tail(profile)}")
+        pending = [c for c in pending if component_state(profile, c) != "Running"]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise LifecycleError(f"{', '.join(pending)} did not become healthy within {READY_TIMEOUT:.0f}s; "
+                                 f"see {profile.logs_dir}")
+        time.sleep(0.05)
 
 
 def _log_tail(profile: Profile) -> str:

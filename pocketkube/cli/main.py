@@ -22,6 +22,7 @@ STEP_TEXT = {
     "certificates": "Generating certificates and keys",
     "datastore": "Checking the datastore",
     "apiserver": "Starting the control plane (apiserver)",
+    "controllers": "Waiting for the controller-manager and the scheduler",
     "kubeconfig": "Configuring kubectl",
     "nodes": "Waiting for the nodes to be Ready",
 }
@@ -138,7 +139,7 @@ def status(profile: str) -> None:
                 except OSError:
                     state = "Error"
         else:
-            state = "Running" if running and p.read_pid(component) is not None else "Stopped"
+            state = lifecycle.component_state(p, component) if running else "Stopped"
         healthy = healthy and state == "Running"
         lines.append(f"{label}: {state}")
     kube_ok = kubeconfig.has_context(kubeconfig.default_path(), profile)

@@ -197,6 +197,13 @@ def test_separate_processes_run_one_component_each(own_cluster: Cluster) -> None
     for line in ("apiserver: Running", "controller-manager: Running", "scheduler: Running", "kubelet: Running"):
         assert line in status
     c.kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=60s")
+    os.kill(by_component["scheduler"], signal.SIGSTOP)  # alive but not answering /healthz
+    try:
+        frozen = c.pocketkube("status", "--profile", c.profile, check=False)
+    finally:
+        os.kill(by_component["scheduler"], signal.SIGCONT)
+    assert frozen.returncode == 2 and "scheduler: Error" in frozen.stdout
+    assert "controller-manager: Running" in frozen.stdout
     c.pocketkube("stop", "--profile", c.profile)
     c.start()  # the profile remembers the process model
     again = {f.stem: int(f.read_text()) for f in run.glob("*.pid") if f.stem in hosted}
