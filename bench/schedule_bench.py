@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,15 @@ TARGETS = {"all_running_s": 60.0, "sched_pods_per_s": 100.0, "pod_startup_p99_s"
            "latency_pod_startup_p99_s": 5.0}
 LATENCY_RATE = 20.0  # pods/s for the latency pods
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
+
+
+async def pod_events(s: aiohttp.ClientSession, ns: str) -> AsyncIterator[dict[str, Any]]:
+    """The watch events of the namespace's pods, from the start (resourceVersion=0)."""
+    async with s.get(f"/api/v1/namespaces/{ns}/pods?watch=true&resourceVersion=0",
+                     timeout=aiohttp.ClientTimeout(total=None)) as r:
+        async for line in r.content:
+            if line.strip():
+                yield orjson.loads(line)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -143,25 +153,20 @@ class Bench:
         done = asyncio.Event()
 
         async def watch() -> None:
-            async with s.get(f"/api/v1/namespaces/{ns}/pods?watch=true&resourceVersion=0",
-                             timeout=aiohttp.ClientTimeout(total=None)) as r:
-                async for line in r.content:
-                    if not line.strip():
-                        continue
-                    ev = orjson.loads(line)
-                    pod = ev["object"]
-                    uid = pod["metadata"]["uid"]
-                    now = time.perf_counter()
-                    if ev["type"] == "ADDED":
-                        added.setdefault(uid, now)
-                    if pod.get("spec", {}).get("nodeName") and uid not in running and uid not in bound_seen:
-                        bound_seen.add(uid)
-                        bound.append(now)
-                    if pod.get("status", {}).get("phase") == "Running" and uid not in running:
-                        running[uid] = now
-                        if len(running) >= self.pods:
-                            done.set()
-                            return
+            async for ev in pod_events(s, ns):
+                pod = ev["object"]
+                uid = pod["metadata"]["uid"]
+                now = time.perf_counter()
+                if ev["type"] == "ADDED":
+                    added.setdefault(uid, now)
+                if pod.get("spec", {}).get("nodeName") and uid not in running and uid not in bound_seen:
+                    bound_seen.add(uid)
+                    bound.append(now)
+                if pod.get("status", {}).get("phase") == "Running" and uid not in running:
+                    running[uid] = now
+                    if len(running) >= self.pods:
+                        done.set()
+                        return
 
         bound_seen: set[str] = set()
         watcher = asyncio.create_task(watch())
@@ -200,18 +205,14 @@ class Bench:
         done = asyncio.Event()
 
         async def watch() -> None:
-            async with s.get(f"/api/v1/namespaces/{ns}/pods?watch=true",
-                             timeout=aiohttp.ClientTimeout(total=None)) as r:
-                async for line in r.content:
-                    if not line.strip():
-                        continue
-                    pod = orjson.loads(line)["object"]
-                    name = pod["metadata"]["name"]
-                    if pod.get("status", {}).get("phase") == "Running" and name not in running:
-                        running[name] = time.perf_counter()
-                        if len(running) >= count:
-                            done.set()
-                            return
+            async for ev in pod_events(s, ns):
+                pod = ev["object"]
+                name = pod["metadata"]["name"]
+                if pod.get("status", {}).get("phase") == "Running" and name not in running:
+                    running[name] = time.perf_counter()
+                    if len(running) >= count:
+                        done.set()
+                        return
 
         async def create(i: int) -> None:
             body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"lat-{i}"}, "spec": {"containers": [{
