@@ -106,6 +106,8 @@ _QNAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and mus
 
 def go_quote(s: str) -> str:
     """Go's %q of a string (strconv.Quote)."""
+    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
+        return '"' + s + '"'
     out = []
     for ch in s:
         if ch in '"\\':

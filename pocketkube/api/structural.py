@@ -40,6 +40,7 @@ import orjson
 
 from pocketkube.api import defaults as defaults_registry
 from pocketkube.api import quantity, schema
+from pocketkube.api.labels import go_quote
 from pocketkube.api.schema import Node
 
 _GO_SCALAR = {
@@ -249,10 +250,6 @@ _CHUNKS = (("2006", "year"), ("-", ""), ("01", "month"), ("-", ""), ("02", "day"
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-def _go_quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _num(s: str, fixed: bool) -> tuple[int, str] | None:
     """Go's getnum: one or two leading digits (two when fixed)."""
     if not s[:1].isdigit() or not s[:1].isascii():
@@ -284,11 +281,11 @@ def _parse_go_time(value: str, micro: bool) -> datetime:
     rest, f, nsec = value, {"year": 0, "month": 0, "day": 0, "hour": 0, "minute": 0, "second": 0}, 0
 
     def cannot(elem: str, at: str) -> ValueError:
-        return ValueError(f"parsing time {_go_quote(value)} as {_go_quote(layout)}: cannot parse "
-                          f"{_go_quote(at)} as {_go_quote(elem)}")
+        return ValueError(f"parsing time {go_quote(value)} as {go_quote(layout)}: cannot parse "
+                          f"{go_quote(at)} as {go_quote(elem)}")
 
     def out_of_range(what: str) -> ValueError:
-        return ValueError(f"parsing time {_go_quote(value)}: {what} out of range")
+        return ValueError(f"parsing time {go_quote(value)}: {what} out of range")
 
     for elem, name in _CHUNKS:
         if not name:
@@ -312,11 +309,11 @@ def _parse_go_time(value: str, micro: bool) -> datetime:
     nsec, rest = _fraction(rest, micro, cannot, out_of_range)
     offset, rest = _zone(rest, cannot, out_of_range)
     if rest:
-        raise ValueError(f"parsing time {_go_quote(value)}: extra text: {_go_quote(rest)}")
+        raise ValueError(f"parsing time {go_quote(value)}: extra text: {go_quote(rest)}")
     year, month, day = f["year"], f["month"], f["day"]
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     if day < 1 or day > _DAYS[month - 1] + (1 if month == 2 and leap else 0):
-        raise ValueError(f"parsing time {_go_quote(value)}: day out of range")
+        raise ValueError(f"parsing time {go_quote(value)}: day out of range")
     t = datetime(max(year, 1), month, day, f["hour"], f["minute"], f["second"], nsec // 1000, tzinfo=UTC)
     return t - timedelta(seconds=offset)
 

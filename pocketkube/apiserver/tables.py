@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pocketkube.api.labels import go_quote
 from pocketkube.api.scheme import Resource
 from pocketkube.apiserver import printers
 from pocketkube.machinery import errors
-from pocketkube.machinery.fieldpath import go_quote
 
 Obj = dict[str, Any]
 INCLUDE_VALUES = ("", "Metadata", "Object", "None")

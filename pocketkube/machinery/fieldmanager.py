@@ -37,6 +37,7 @@ from typing import Any
 
 import orjson
 
+from pocketkube.api.labels import go_quote
 from pocketkube.api.schema import OBJECT, Node
 from pocketkube.machinery import errors
 from pocketkube.machinery.fieldpath import (
@@ -52,7 +53,6 @@ from pocketkube.machinery.fieldpath import (
     ensure_named_members,
     field_node,
     fieldset_of,
-    go_quote,
     json_value,
     list_keys,
     shape,

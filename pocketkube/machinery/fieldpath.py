@@ -36,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from pocketkube.api.labels import go_quote
 from pocketkube.api.schema import (
     ANY,
     ARRAY,
@@ -93,24 +94,6 @@ def json_value(v: Any) -> str:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
         return str(int(v))
     return orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def go_quote(s: str) -> str:
-    """Go's %q of a string."""
-    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
-        return '"' + s + '"'
-    out = []
-    for ch in s:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch in "\a\b\f\n\r\t\v":
-            out.append("\\" + "abfnrtv"["\a\b\f\n\r\t\v".index(ch)])
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            o = ord(ch)
-            out.append(f"\\x{o:02x}" if o < 0x80 else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}")
-    return '"' + "".join(out) + '"'
 
 
 def _to_string(v: Any) -> str:
