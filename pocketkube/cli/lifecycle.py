@@ -222,15 +222,10 @@ def start(profile: Profile, *, port: int | None = None, datastore: str | None = 
     proc = _spawn_supervisor(profile)
     try:
         _wait_ready(profile, settings.apiserver_port, proc)
-    except BaseException:
-        stop(profile)  # a failed start leaves nothing running
-        proc.wait(timeout=STOP_TIMEOUT)
-        raise
-    progress("controllers")
-    try:
+        progress("controllers")
         _wait_healthy(profile, CONTROLLERS, proc)
     except BaseException:
-        stop(profile)
+        stop(profile)  # a failed start leaves nothing running
         proc.wait(timeout=STOP_TIMEOUT)
         raise
     progress("nodes")
@@ -264,19 +259,29 @@ def _spawn_supervisor(profile: Profile) -> subprocess.Popen[bytes]:
         log.close()
 
 
-def _wait_ready(profile: Profile, port: int, proc: subprocess.Popen[bytes] | None) -> None:
+def _wait_until(profile: Profile, proc: subprocess.Popen[bytes] | None, ready: Callable[[], bool],
+                timed_out: Callable[[], str]) -> None:
+    """Poll `ready` every 50 ms; fail at once when the cluster's processes exit (`proc`, or the
+    profile's supervisor when None), and with `timed_out()`'s words after READY_TIMEOUT."""
     deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
+    while True:
         if (proc is not None and proc.poll() is not None) or (proc is None and not profile.running()):
             raise LifecycleError(f"the cluster failed to start; see {profile.logs_dir}: {_log_tail(profile)}")
-        try:
-            status, _ = probe(profile, port, timeout=1.0)
-            if status == 200:
-                return
-        except (OSError, ssl.SSLError, http.client.HTTPException):
-            pass
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            raise LifecycleError(f"{timed_out()} within {READY_TIMEOUT:.0f}s; see {profile.logs_dir}")
         time.sleep(0.05)
-    raise LifecycleError(f"the apiserver did not become ready within {READY_TIMEOUT:.0f}s; see {profile.logs_dir}")
+
+
+def _wait_ready(profile: Profile, port: int, proc: subprocess.Popen[bytes] | None) -> None:
+    def answers() -> bool:
+        try:
+            return probe(profile, port, timeout=1.0)[0] == 200
+        except (OSError, ssl.SSLError, http.client.HTTPException):
+            return False
+
+    _wait_until(profile, proc, answers, lambda: "the apiserver did not become ready")
 
 
 def component_state(profile: Profile, component: str, timeout: float = 1.0) -> str:
@@ -300,17 +305,12 @@ def component_state(profile: Profile, component: str, timeout: float = 1.0) -> s
 def _wait_healthy(profile: Profile, components: tuple[str, ...], proc: subprocess.Popen[bytes]) -> None:
     """Wait until each of `components` that this profile runs serves a healthy /healthz."""
     pending = [c for c in components if c in profile.parts()]
-    deadline = time.monotonic() + READY_TIMEOUT
-    while pending:
-        if proc.poll() is not None:
-            raise LifecycleError(f"the cluster failed to start; see {profile.logs_dir}: {_log_tail(profile)}")
-        pending = [c for c in pending if component_state(profile, c) != "Running"]
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            raise LifecycleError(f"{', '.join(pending)} did not become healthy within {READY_TIMEOUT:.0f}s; "
-                                 f"see {profile.logs_dir}")
-        time.sleep(0.05)
+
+    def all_healthy() -> bool:
+        pending[:] = [c for c in pending if component_state(profile, c) != "Running"]
+        return not pending
+
+    _wait_until(profile, proc, all_healthy, lambda: f"{', '.join(pending)} did not become healthy")
 
 
 def _log_tail(profile: Profile) -> str:
